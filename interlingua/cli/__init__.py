@@ -1,0 +1,107 @@
+"""The ``interlingua`` command.
+
+Sub-commands live in their own modules and are imported only when used, so
+``interlingua plugins`` starts quickly (no torch, transformers, h5py or sklearn).
+Errors are printed as one line with a non-zero exit code; ``--debug`` (or
+``INTERLINGUA_DEBUG=1``) shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+
+import click
+
+from .._version import __version__
+
+#: command name -> "module:attribute" (modules of this package, loaded lazily)
+COMMANDS: dict[str, str] = {
+    "plugins": "interlingua.cli.plugins:plugins",
+    "info": "interlingua.cli.store:info",
+    "run": "interlingua.cli.run:run",
+    "import-neurox": "interlingua.cli.store:import_neurox",
+    "export-neurox": "interlingua.cli.store:export_neurox",
+    "extract": "interlingua.cli.extract:extract",
+    "compare": "interlingua.cli.compare:compare",
+    "concepts": "interlingua.cli.concepts:concepts",
+    "calign": "interlingua.cli.concepts:calign",
+    "colap": "interlingua.cli.concepts:colap",
+    "induce-dictionary": "interlingua.cli.concepts:induce_dictionary",
+    "probe": "interlingua.cli.probe:probe",
+    "superexact": "interlingua.cli.probe:superexact",
+    "overlap": "interlingua.cli.probe:overlap",
+    "demo": "interlingua.cli.demo:demo",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = [n for n, target in COMMANDS.items() if _module_exists(target.split(":")[0])]
+        return sorted(set(names) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        if not _module_exists(module_name):
+            return None
+        return getattr(importlib.import_module(module_name), attr)
+
+
+def _module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="interlingua")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+def cli(debug: bool) -> None:
+    """Measure how much of a multilingual model is shared across languages."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    from rich.console import Console
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("INTERLINGUA_DEBUG") == "1"
+    err = Console(stderr=True, highlight=False)
+    try:
+        code = cli.main(args=args, prog_name="interlingua", standalone_mode=False)
+        return int(code or 0)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        if debug:
+            raise
+        exc.show()
+        return exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        err.print("[red]Interrupted.[/red]")
+        return 130
+    except Exception as exc:
+        if debug:
+            raise
+        from ..core.errors import InterlinguaError
+
+        text = str(exc) if isinstance(exc, InterlinguaError) else f"{type(exc).__name__}: {exc}"
+        hint = "" if isinstance(exc, InterlinguaError) else " (run with --debug for the traceback)"
+        from rich.markup import escape
+
+        err.print(f"[bold red]Error:[/bold red] {escape(text)}{hint}", soft_wrap=True)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Store commands: ``info``, ``import-neurox``, ``export-neurox``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ._common import console, format_value, make_table
+
+
+@click.command()
+@click.argument("store", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+def info(store: Path, as_json: bool) -> None:
+    """Describe an activation store: model, layers, dims, languages, completeness."""
+    from ..core.store import ActivationStore
+    from ..core.store_writer import partial_dir, partial_info
+
+    if not store.exists() and partial_dir(store).is_dir():
+        data = partial_info(store)
+        if as_json:
+            click.echo(json.dumps(data, indent=2, default=str))
+            return
+        console.print(
+            f"[bold]{store}[/bold] — [bold red]INCOMPLETE[/bold red]: the extraction was "
+            f"interrupted after {data['n_sentences']} sentences ({data['n_words']} words, "
+            f"{data['segments']} committed segments in {data['partial_dir']}); "
+            "run the same extraction with --resume to finish it"
+        )
+        rows = [(k, format_value(data[k])) for k in ("model", "extractor", "dtype", "created")]
+        console.print(make_table(None, ["attribute", "value"], rows))
+        return
+    with ActivationStore.open(store, allow_incomplete=True) as st:
+        data = st.info()
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+        return
+    status = "[green]complete[/green]" if data["complete"] else (
+        f"[bold red]INCOMPLETE[/bold red] (interrupted after {data['progress']} sentences; "
+        "resume with --resume)"
+    )
+    console.print(f"[bold]{data['path']}[/bold] — {status}")
+    keys = ["model", "model_revision", "extractor", "word_aggregation", "sentence_pooling",
+            "dtype", "created", "finished", "interlingua_version", "n_sentences", "n_words",
+            "n_pair_ids", "n_targets", "size_bytes"]
+    skip = {"path", "languages", "layers", "complete", "progress", "format", "format_version"}
+    extra = [k for k in data if k not in keys and k not in skip]
+    rows = [(k, format_value(data[k])) for k in keys + extra if k in data and data[k] != ""]
+    table = make_table(None, ["attribute", "value"], [])
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    langs = make_table("languages", ["language", "sentences"],
+                       [(lang, str(n)) for lang, n in data["languages"].items()])
+    console.print(langs)
+    layer_rows = [
+        (entry["name"],
+         f"{entry['words_dim']} ({entry['words_dtype']})" if "words_dim" in entry else "—",
+         f"{entry['sentences_dim']} ({entry['sentences_dtype']})"
+         if "sentences_dim" in entry else "—")
+        for entry in data["layers"]
+    ]
+    console.print(make_table(f"{len(layer_rows)} layers", ["layer", "words dim", "sentences dim"],
+                             layer_rows))
+
+
+@click.command("import-neurox")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Store to write.")
+@click.option("--lang", required=True, help="Language of the sentences.")
+@click.option("--model", default="", help="Model name to record.")
+@click.option("--format", "fmt", type=click.Choice(["auto", "hdf5", "json"]), default="auto",
+              help="NeuroX file type (auto: by extension).")
+@click.option("--dtype", type=click.Choice(["float32", "float16"]), default="float32")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output store.")
+def import_neurox(source: Path, output: Path, lang: str, model: str, fmt: str, dtype: str,
+                  overwrite: bool) -> None:
+    """Convert a NeuroX activation file (HDF5 or JSONL) into an interlingua store."""
+    from ..core import neurox_io
+
+    if fmt == "auto":
+        fmt = "json" if source.suffix.lower() in (".json", ".jsonl") else "hdf5"
+    convert = neurox_io.import_neurox_json if fmt == "json" else neurox_io.import_neurox_hdf5
+    convert(source, output, lang=lang, model=model, dtype=dtype, overwrite=overwrite)
+    console.print(f"wrote {output}")
+
+
+@click.command("export-neurox")
+@click.argument("store", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="NeuroX file to write (.hdf5 or .json).")
+@click.option("--layers", default=None, help="Comma-separated layers (default: all).")
+def export_neurox(store: Path, output: Path, layers: str | None) -> None:
+    """Write a store's word-level activations in NeuroX's HDF5 or JSONL format."""
+    from ..core import neurox_io
+    from ..core.store import ActivationStore
+
+    names = [x.strip() for x in layers.split(",")] if layers else None
+    with ActivationStore.open(store) as st:
+        if output.suffix.lower() in (".json", ".jsonl"):
+            neurox_io.export_neurox_json(st, output, layers=names)
+        else:
+            neurox_io.export_neurox_hdf5(st, output, layers=names)
+    console.print(f"wrote {output}")

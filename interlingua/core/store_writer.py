@@ -1,0 +1,500 @@
+"""Crash-safe writing of activation stores.
+
+HDF5 files are not crash-safe: a process killed while h5py updates a file can leave
+it unreadable. So a store is never written in place. While an extraction runs, its
+rows go to ``<store>.partial/``: a ``manifest.json`` (root attributes and the layer
+schema) and numbered *segment* files, each an HDF5 file holding a block of
+sentences. A segment is written under a temporary name and renamed when complete;
+renames are atomic, so after a kill every ``seg-*.h5`` is whole and anything else is
+discarded. :meth:`StoreWriter.finalize` copies the segments, in order, into
+``<store>.writing`` and renames that to ``<store>`` — the store path only ever holds
+a complete file. A resumed run therefore produces exactly the file an
+uninterrupted run produces.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from .._version import __version__
+from .errors import InputError, StoreError
+from .store import (
+    _STR,
+    FORMAT,
+    FORMAT_VERSION,
+    LEVELS,
+    SentenceRecord,
+    layer_sort_key,
+)
+
+MANIFEST = "manifest.json"
+_SEGMENT = re.compile(r"^seg-(\d{6})\.h5$")
+_LAYER_NAME = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]*(/[A-Za-z0-9_\-][A-Za-z0-9_.\-]*)*")
+
+
+def partial_dir(path: Path) -> Path:
+    """Directory holding the segments of a store being written."""
+    return path.with_name(path.name + ".partial")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest of an interrupted store (``path`` is the store path)."""
+    manifest = partial_dir(path) / MANIFEST
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise StoreError(f"{partial_dir(path)} is not a resumable store ({exc})") from None
+    if data.get("format") != FORMAT:
+        raise StoreError(f"{partial_dir(path)} is not an interlingua store being written")
+    return data
+
+
+def committed_segments(path: Path) -> list[tuple[Path, int, int]]:
+    """``(file, n_sentences, n_words)`` of every committed segment, in order."""
+    out = []
+    for entry in sorted(partial_dir(path).iterdir()):
+        if _SEGMENT.match(entry.name):
+            try:
+                with h5py.File(entry, "r") as f:
+                    out.append((entry, int(f.attrs["n_sentences"]), int(f.attrs["n_words"])))
+            except (OSError, KeyError) as exc:
+                raise StoreError(f"segment {entry} is unreadable ({exc})") from None
+    return out
+
+
+class StoreWriter:
+    """Appends batches to a store being written; see the module docstring.
+
+    Obtain one from :meth:`ActivationStore.create` or :meth:`ActivationStore.resume`.
+    Appended rows are buffered in memory up to ``segment_bytes`` and then committed as
+    one segment. :attr:`progress` counts appended sentences; after :meth:`close`
+    (also on errors inside a ``with`` block) all of them are committed.
+    """
+
+    def __init__(self, path: Path, manifest: dict[str, Any],
+                 segments: list[tuple[Path, int, int]], segment_bytes: int) -> None:
+        self.path = path
+        self.dir = partial_dir(path)
+        self._manifest = manifest
+        self._segments = segments
+        self._segment_bytes = segment_bytes
+        self._buffer: list[tuple[list[SentenceRecord], dict[str, dict[str, np.ndarray]]]] = []
+        self._buffered_bytes = 0
+        self._buffered_sentences = 0
+        self._buffered_words = 0
+        self._closed = False
+
+    # -- construction --------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike,
+        *,
+        model: str,
+        extractor: str,
+        word_aggregation: str = "mean",
+        sentence_pooling: str = "mean",
+        dtype: str = "float32",
+        model_revision: str = "",
+        attrs: dict[str, Any] | None = None,
+        overwrite: bool = False,
+        compression: str | None = None,
+        chunk_rows: int = 1024,
+        segment_bytes: int = 64 << 20,
+    ) -> StoreWriter:
+        path = Path(path)
+        if dtype not in ("float32", "float16"):
+            raise InputError(f"dtype must be 'float32' or 'float16', got {dtype!r}")
+        if compression not in (None, "gzip", "lzf"):
+            raise InputError(f"compression must be None, 'gzip' or 'lzf', got {compression!r}")
+        if chunk_rows < 1 or segment_bytes < 1:
+            raise InputError("chunk_rows and segment_bytes must be >= 1")
+        pdir = partial_dir(path)
+        if not overwrite:
+            if path.exists():
+                raise StoreError(
+                    f"{path} already exists; pass overwrite=True (--overwrite) to replace it"
+                )
+            if pdir.exists():
+                raise StoreError(
+                    f"an interrupted extraction into {path} exists ({pdir}); resume it "
+                    "(--resume) or pass overwrite=True (--overwrite) to start again"
+                )
+        else:
+            if path.is_dir():
+                raise StoreError(f"{path} is a directory")
+            # An existing store is replaced only when the new one is finalized.
+            shutil.rmtree(pdir, ignore_errors=True)
+        pdir.mkdir(parents=True)
+        root = {
+            **(attrs or {}),
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "model": model,
+            "model_revision": model_revision,
+            "extractor": extractor,
+            "word_aggregation": word_aggregation,
+            "sentence_pooling": sentence_pooling,
+            "dtype": dtype,
+            "interlingua_version": __version__,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+        manifest = {
+            "format": FORMAT,
+            "attrs": root,
+            "schema": None,
+            "chunk_rows": chunk_rows,
+            "compression": compression,
+            "segment_bytes": segment_bytes,
+        }
+        try:
+            _check_attrs(root)
+            _atomic_write_text(pdir / MANIFEST, json.dumps(manifest))
+        except BaseException:
+            shutil.rmtree(pdir, ignore_errors=True)
+            raise
+        return cls(path, manifest, [], segment_bytes)
+
+    @classmethod
+    def resume(cls, path: str | os.PathLike) -> StoreWriter:
+        path = Path(path)
+        pdir = partial_dir(path)
+        if not pdir.is_dir():
+            if path.exists():
+                raise StoreError(f"{path} is already complete; nothing to resume")
+            raise StoreError(f"nothing to resume: neither {path} nor {pdir} exists")
+        manifest = read_manifest(path)
+        for entry in pdir.iterdir():
+            # Uncommitted leftovers of the interrupted run.
+            if entry.name.endswith(".tmp"):
+                entry.unlink()
+        return cls(path, manifest, committed_segments(path), int(manifest["segment_bytes"]))
+
+    # -- state ---------------------------------------------------------------------
+    @property
+    def attrs(self) -> dict[str, Any]:
+        return dict(self._manifest["attrs"])
+
+    @property
+    def complete(self) -> bool:
+        return False
+
+    @property
+    def committed(self) -> int:
+        """Sentences safely on disk (what a resumed run starts from)."""
+        return sum(n for _, n, _ in self._segments)
+
+    @property
+    def progress(self) -> int:
+        """Sentences appended so far (committed + buffered)."""
+        return self.committed + self._buffered_sentences
+
+    @property
+    def n_sentences(self) -> int:
+        return self.progress
+
+    @property
+    def n_words(self) -> int:
+        return sum(w for _, _, w in self._segments) + self._buffered_words
+
+    @property
+    def layers(self) -> list[str]:
+        schema = self._manifest["schema"] or {}
+        return sorted(schema, key=layer_sort_key)
+
+    def set_attrs(self, **attrs: Any) -> None:
+        """Record extra root attributes (kept in the manifest until finalize)."""
+        self._require_open()
+        self._manifest["attrs"].update(attrs)
+        _check_attrs(self._manifest["attrs"])
+        _atomic_write_text(self.dir / MANIFEST, json.dumps(self._manifest))
+
+    def _require_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"the writer of {self.path} is closed")
+
+    # -- appending -----------------------------------------------------------------
+    def append(self, records: Sequence[SentenceRecord],
+               layers: dict[str, dict[str, np.ndarray]]) -> None:
+        """Append one batch of sentences with their activations.
+
+        Parameters
+        ----------
+        records : sequence of SentenceRecord
+            The batch's sentences, in order.
+        layers : dict
+            ``{layer_name: {"words": (n_words_in_batch, d), "sentences": (n_sent, d)}}``.
+            The first batch fixes the layer names, levels and widths; later batches
+            must match.
+
+        Raises
+        ------
+        InputError
+            Shape mismatches, NaN/inf values (naming the layer), values overflowing
+            float16, malformed records. Nothing is written in that case.
+        """
+        self._require_open()
+        records = list(records)
+        if not records:
+            return
+        n_words = 0
+        for i, rec in enumerate(records):
+            if not isinstance(rec, SentenceRecord):
+                raise InputError(f"record {i}: expected SentenceRecord, got {type(rec).__name__}")
+            if not rec.lang or not isinstance(rec.lang, str):
+                raise InputError(f"record {i}: language must be a non-empty string")
+            if rec.target != -1 and not 0 <= rec.target < len(rec.words):
+                raise InputError(
+                    f"record {i}: target {rec.target} outside its {len(rec.words)} words"
+                )
+            n_words += len(rec.words)
+        arrays = self._check_layers(layers, len(records), n_words)
+        self._buffer.append((records, arrays))
+        self._buffered_sentences += len(records)
+        self._buffered_words += n_words
+        self._buffered_bytes += sum(a.nbytes for lv in arrays.values() for a in lv.values())
+        if self._buffered_bytes >= self._segment_bytes:
+            self.flush()
+
+    def _check_layers(self, layers: dict[str, dict[str, np.ndarray]], n_sent: int,
+                      n_words: int) -> dict[str, dict[str, np.ndarray]]:
+        if not layers:
+            raise InputError("append needs at least one layer")
+        storage = np.float16 if self._manifest["attrs"]["dtype"] == "float16" else np.float32
+        schema: dict[str, dict[str, int]] = {}
+        out: dict[str, dict[str, np.ndarray]] = {}
+        for name, levels in layers.items():
+            name = str(name)
+            if not _LAYER_NAME.fullmatch(name):
+                raise InputError(f"invalid layer name {name!r}")
+            out[name], schema[name] = {}, {}
+            for level, values in levels.items():
+                if level not in LEVELS:
+                    raise InputError(f"layer {name!r}: unknown level {level!r} (words/sentences)")
+                try:
+                    arr = np.asarray(values)
+                except (TypeError, ValueError) as exc:
+                    raise InputError(f"layer {name!r} ({level}): {exc}") from None
+                expected = n_words if level == "words" else n_sent
+                if arr.ndim != 2 or arr.shape[0] != expected:
+                    raise InputError(
+                        f"layer {name!r} ({level}): expected shape ({expected}, d), got {arr.shape}"
+                    )
+                if not np.isfinite(arr).all():
+                    raise InputError(f"layer {name!r} ({level}): contains NaN or infinite values")
+                with np.errstate(over="ignore"):
+                    cast = arr.astype(storage if level == "words" else np.float32)
+                if not np.isfinite(cast).all():
+                    raise InputError(
+                        f"layer {name!r} ({level}): values exceed the float16 range "
+                        "(±65504); store as float32"
+                    )
+                out[name][level] = cast
+                schema[name][level] = int(arr.shape[1])
+        known = self._manifest["schema"]
+        if known is None:
+            self._manifest["schema"] = schema
+            _atomic_write_text(self.dir / MANIFEST, json.dumps(self._manifest))
+        elif known != schema:
+            raise InputError(
+                "layers/levels/widths differ from the earlier batches: expected "
+                f"{_describe(known)}, got {_describe(schema)}"
+            )
+        return out
+
+    def flush(self) -> None:
+        """Commit the buffered batches as one segment (atomic)."""
+        if not self._buffer:
+            return
+        records = [rec for recs, _ in self._buffer for rec in recs]
+        layers = {
+            name: {
+                level: np.concatenate([arrays[name][level] for _, arrays in self._buffer])
+                for level in levels
+            }
+            for name, levels in self._buffer[0][1].items()
+        }
+        index = len(self._segments)
+        final = self.dir / f"seg-{index:06d}.h5"
+        tmp = final.with_name(final.name + ".tmp")
+        n_words = sum(len(r.words) for r in records)
+        with h5py.File(tmp, "w") as f:
+            f.attrs["n_sentences"] = len(records)
+            f.attrs["n_words"] = n_words
+            f.create_dataset("sentences/text", data=[r.text for r in records], dtype=_STR)
+            f.create_dataset("sentences/lang", data=[r.lang for r in records], dtype=_STR)
+            f.create_dataset("sentences/pair_id", data=np.array(
+                [r.pair_id for r in records], dtype=np.int64))
+            f.create_dataset("sentences/target", data=np.array(
+                [r.target for r in records], dtype=np.int64))
+            f.create_dataset("sentences/n_words", data=np.array(
+                [len(r.words) for r in records], dtype=np.int64))
+            words = f.create_dataset("words/text", shape=(n_words,), dtype=_STR)
+            if n_words:
+                words[:] = [w for r in records for w in r.words]
+            for name, levels in layers.items():
+                for level, values in levels.items():
+                    f.create_dataset(f"layers/{name}/{level}", data=values)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)  # the commit point
+        _fsync_dir(self.dir)
+        self._segments.append((final, len(records), n_words))
+        self._buffer.clear()
+        self._buffered_bytes = self._buffered_sentences = self._buffered_words = 0
+
+    # -- finishing -----------------------------------------------------------------
+    def finalize(self, **attrs: Any) -> Path:
+        """Commit everything, assemble the final store file and mark it complete.
+
+        Returns the store path. The segments are removed afterwards.
+        """
+        self._require_open()
+        if attrs:
+            self.set_attrs(**attrs)
+        self.flush()
+        manifest = self._manifest
+        schema = manifest["schema"] or {}
+        n_sent, n_words = self.committed, self.n_words
+        chunk_rows = int(manifest["chunk_rows"])
+        compression = manifest["compression"]
+        storage = manifest["attrs"]["dtype"]
+        target = self.path.with_name(self.path.name + ".writing")
+        target.unlink(missing_ok=True)
+        with h5py.File(target, "w") as f:
+            root = {**manifest["attrs"], "complete": False, "progress": 0}
+            for key, value in root.items():
+                f.attrs[key] = value
+            string_chunks = (max(1, min(max(chunk_rows, 256), max(n_sent, n_words, 1))),)
+
+            def column(key: str, n: int, kind: Any) -> h5py.Dataset:
+                return f.create_dataset(key, shape=(n,), maxshape=(None,), dtype=kind,
+                                        chunks=string_chunks)
+
+            cols = {
+                "sentences/text": column("sentences/text", n_sent, _STR),
+                "sentences/lang": column("sentences/lang", n_sent, _STR),
+                "sentences/pair_id": column("sentences/pair_id", n_sent, np.int64),
+                "sentences/target": column("sentences/target", n_sent, np.int64),
+                "words/text": column("words/text", n_words, _STR),
+                "words/sentence": column("words/sentence", n_words, np.int64),
+            }
+            offsets = column("sentences/word_offsets", n_sent + 1, np.int64)
+            f.create_group("layers")
+            datasets = {}
+            for name, levels in schema.items():
+                for level, dim in levels.items():
+                    n = n_words if level == "words" else n_sent
+                    rows = max(1, min(chunk_rows, (1 << 20) // max(dim * 4, 1), max(n, 1)))
+                    datasets[(name, level)] = f.create_dataset(
+                        f"layers/{name}/{level}", shape=(n, dim), maxshape=(None, dim),
+                        dtype=storage if level == "words" else "float32",
+                        chunks=(rows, dim), compression=compression,
+                    )
+            s0 = w0 = 0
+            offsets[0] = 0
+            for seg_path, seg_sent, seg_words in self._segments:
+                with h5py.File(seg_path, "r") as seg:
+                    s1, w1 = s0 + seg_sent, w0 + seg_words
+                    for key in ("sentences/text", "sentences/lang", "sentences/pair_id",
+                                "sentences/target"):
+                        cols[key][s0:s1] = seg[key][:]
+                    if seg_words:
+                        cols["words/text"][w0:w1] = seg["words/text"][:]
+                    counts = seg["sentences/n_words"][:]
+                    offsets[s0 + 1 : s1 + 1] = w0 + np.cumsum(counts)
+                    cols["words/sentence"][w0:w1] = np.repeat(np.arange(s0, s1), counts)
+                    for (name, level), ds in datasets.items():
+                        a, b = (w0, w1) if level == "words" else (s0, s1)
+                        if b > a:
+                            ds[a:b] = seg[f"layers/{name}/{level}"][:]
+                s0, w0 = s1, w1
+            f.attrs["progress"] = n_sent
+            f.attrs["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(
+                timespec="seconds")
+            f.attrs["complete"] = True
+        with open(target, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(target, self.path)
+        _fsync_dir(self.path.parent)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self._closed = True
+        return self.path
+
+    def close(self) -> None:
+        """Commit buffered rows and stop writing (the store stays resumable)."""
+        if not self._closed:
+            self.flush()
+            self._closed = True
+
+    def __enter__(self) -> StoreWriter:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"StoreWriter({str(self.path)!r}, progress={self.progress})"
+
+
+def _describe(schema: dict[str, dict[str, int]]) -> str:
+    return "; ".join(
+        f"{name}: " + ", ".join(f"{lv}[{dim}]" for lv, dim in sorted(levels.items()))
+        for name, levels in sorted(schema.items())
+    )
+
+
+def _check_attrs(attrs: dict[str, Any]) -> None:
+    try:
+        json.dumps(attrs)
+    except TypeError as exc:
+        raise InputError(f"store attributes must be JSON-serialisable ({exc})") from None
+
+
+def partial_info(path: str | os.PathLike) -> dict[str, Any]:
+    """What an interrupted (resumable) store holds so far, for ``interlingua info``."""
+    path = Path(path)
+    manifest = read_manifest(path)
+    segments = committed_segments(path)
+    schema = manifest["schema"] or {}
+    return {
+        "path": str(path),
+        "partial_dir": str(partial_dir(path)),
+        **manifest["attrs"],
+        "complete": False,
+        "progress": sum(n for _, n, _ in segments),
+        "n_sentences": sum(n for _, n, _ in segments),
+        "n_words": sum(w for _, _, w in segments),
+        "segments": len(segments),
+        "layers": [
+            {"name": name, **{f"{lv}_dim": dim for lv, dim in levels.items()}}
+            for name, levels in sorted(schema.items(), key=lambda kv: layer_sort_key(kv[0]))
+        ],
+    }
