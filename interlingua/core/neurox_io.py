@@ -79,10 +79,8 @@ def _write_store(
         store.finalize()
     except BaseException:
         # A failed import leaves nothing behind rather than a half-converted store.
-        store.close()
-        Path(output).unlink(missing_ok=True)
+        store.abort()
         raise
-    store.close()
     return Path(output)
 
 

@@ -9,6 +9,7 @@ stored (scikit-learn style: no work in ``__init__``), exposes ``get_params`` /
 from __future__ import annotations
 
 import difflib
+import inspect
 import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -146,5 +147,5 @@ class Configurable:
         """One-line summary: ``summary`` or the docstring's first line."""
         if cls.summary:
             return cls.summary
-        doc = (cls.__doc__ or "").strip()
+        doc = (inspect.getdoc(cls) or "").strip()
         return doc.splitlines()[0].strip() if doc else ""

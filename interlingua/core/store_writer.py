@@ -448,6 +448,12 @@ class StoreWriter:
         self._closed = True
         return self.path
 
+    def abort(self) -> None:
+        """Discard everything written by this run (the partial directory)."""
+        self._buffer.clear()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self._closed = True
+
     def close(self) -> None:
         """Commit buffered rows and stop writing (the store stays resumable)."""
         if not self._closed:
