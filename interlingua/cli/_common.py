@@ -24,8 +24,17 @@ from rich.table import Table
 from ..core.errors import InputError
 from ..core.result import to_jsonable
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+
+def _console(stderr: bool = False) -> Console:
+    con = Console(stderr=stderr, highlight=False)
+    # Logs and pipes get wide tables rather than numbers cropped to 80 columns.
+    if not con.is_terminal and "COLUMNS" not in os.environ:
+        con.width = max(con.width, 160)
+    return con
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 
 def format_value(value: Any, digits: int = 4) -> str:
@@ -57,12 +66,16 @@ def make_table(
     """A rich table; the first ``text_columns`` columns are left-aligned text that does
     not wrap, the rest right-aligned (numbers)."""
     table = Table(title=title, header_style="bold cyan", title_justify="left")
+    cells = [[c if isinstance(c, str) else format_value(c) for c in row] for row in rows]
     for i, column in enumerate(columns):
         text = i < text_columns
+        # Numbers are never wrapped or cropped (a split number misreads).
+        width = max([len(r[i]) for r in cells if i < len(r)] + [1])
         table.add_column(column, justify="left" if text else "right",
-                         no_wrap=text and i < len(columns) - 1, overflow="fold")
-    for row in rows:
-        table.add_row(*[cell if isinstance(cell, str) else format_value(cell) for cell in row])
+                         no_wrap=not text or i < len(columns) - 1, overflow="fold",
+                         min_width=None if text else width)
+    for row in cells:
+        table.add_row(*row)
     return table
 
 

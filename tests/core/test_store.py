@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from interlingua.core.errors import InputError, StoreError
-from interlingua.core.store import FORMAT, ActivationStore, SentenceRecord, layer_sort_key
+from interlingua.core.store import ActivationStore, SentenceRecord, layer_sort_key
 
 WRITER = Path(__file__).with_name("_writer.py")
 sys.path.insert(0, str(WRITER.parent))
@@ -184,7 +184,7 @@ def test_nan_rejected_with_layer_name_and_nothing_written(tmp_path):
         store.append(_records(), bad)
     assert store.progress == 2 and store.n_words == 5
     store.finalize()
-    layers, meta, complete = _contents(path)
+    layers, _, complete = _contents(path)
     assert complete and layers[("1", "words")].shape == (5, 4)
 
 
@@ -223,7 +223,8 @@ def test_later_batches_must_match_layers_and_widths(tmp_path):
 def test_bad_records(tmp_path):
     store = ActivationStore.create(tmp_path / "r.h5", model="m", extractor="t")
     with pytest.raises(InputError, match="target 3 outside"):
-        store.append([SentenceRecord(["a", "b"], "en", target=3)], {"0": {"words": np.zeros((2, 1))}})
+        store.append([SentenceRecord(["a", "b"], "en", target=3)],
+                     {"0": {"words": np.zeros((2, 1))}})
     with pytest.raises(InputError, match="language"):
         store.append([SentenceRecord(["a"], "")], {"0": {"words": np.zeros((1, 1))}})
     store.close()

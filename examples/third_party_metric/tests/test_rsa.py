@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
+from interlingua_rsa import RSA
 from scipy.stats import rankdata
 
 import interlingua as il
 from interlingua.testing import check_metric
-from interlingua_rsa import RSA
 
 
 @pytest.mark.parametrize("distance", ["euclidean", "cosine", "correlation"])
