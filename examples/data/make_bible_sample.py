@@ -14,9 +14,9 @@ ranges) are dropped; Strong's numbers (``<G5209>``) are removed and verses still
 carrying markup (a few OSIS titles) are left out; words the module itself glues
 together at a tag boundary ("díjoleDios") are split where a lower-case letter meets
 an upper-case one (glued lower-case pairs such as "quequisieres" remain); footnotes
-are requested inline (``-o f``) and removed whole, which also restores the space that plain output loses where a
-footnote marker stood ("Godcreated"); line breaks inside poetic verses and
-indentation become single spaces. Only verses present and non-empty in both
+are requested inline (``-o f``) and removed whole, which also restores the space
+that plain output loses where a footnote marker stood ("Godcreated"); line breaks
+inside poetic verses and indentation become single spaces. Only verses present and non-empty in both
 translations are kept; a seeded sample of them, in canonical order, is written as a
 TSV whose header row holds the language codes (the format ``interlingua extract``
 reads; the row number becomes the pair id), with the verse references in
