@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -65,13 +66,16 @@ def make_table(
 ) -> Table:
     """A rich table; the first ``text_columns`` columns are left-aligned text that does
     not wrap, the rest right-aligned (numbers)."""
-    table = Table(title=title, header_style="bold cyan", title_justify="left")
-    cells = [[c if isinstance(c, str) else format_value(c) for c in row] for row in rows]
+    # Cells and headers are data, not markup: "cka[debiased=True]" must print as is.
+    table = Table(title=escape(title) if title else None, header_style="bold cyan",
+                  title_justify="left")
+    cells = [[escape(c if isinstance(c, str) else format_value(c)) for c in row]
+             for row in rows]
     for i, column in enumerate(columns):
         text = i < text_columns
         # Numbers are never wrapped or cropped (a split number misreads).
         width = max([len(r[i]) for r in cells if i < len(r)] + [1])
-        table.add_column(column, justify="left" if text else "right",
+        table.add_column(escape(column), justify="left" if text else "right",
                          no_wrap=not text or i < len(columns) - 1, overflow="fold",
                          min_width=None if text else width)
     for row in cells:

@@ -47,11 +47,9 @@ def plugins(ctx: click.Context, kind: str | None, as_json: bool) -> None:
         if info.conflicts:
             summary = f"[conflict: also {', '.join(info.conflicts)}] " + summary
         rows.append((info.kind, info.name, info.provider, info.version or "—", summary))
-    table = make_table("interlingua plugins", ["kind", "name", "provider", "version", "summary"],
-                       [], text_columns=5)
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
+    console.print(make_table("interlingua plugins",
+                             ["kind", "name", "provider", "version", "summary"], rows,
+                             text_columns=5))
     _report_failures(failures)
 
 
@@ -87,10 +85,13 @@ def show(name: str, kind: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
-    console.print(f"[bold]{info.kind} {info.name}[/bold] — {info.summary}")
-    console.print(f"provider: {info.provider} {info.version}")
+    from rich.markup import escape
+
+    console.print(f"[bold]{escape(info.kind)} {escape(info.name)}[/bold] — "
+                  f"{escape(info.summary)}")
+    console.print(f"provider: {info.provider} {info.version}", markup=False)
     if data["unavailable_reason"]:
-        console.print(f"[red]unavailable:[/red] {data['unavailable_reason']}", markup=True)
+        console.print(f"[red]unavailable:[/red] {escape(data['unavailable_reason'])}")
     for key in ("input_kind", "inputs", "symmetric", "higher_is_more_similar", "invariances",
                 "value_range", "streaming"):
         if key in data:
@@ -100,8 +101,9 @@ def show(name: str, kind: str | None, as_json: bool) -> None:
          p["help"] + (f" (one of {', '.join(map(str, p['choices']))})" if p["choices"] else ""))
         for p in data["params"]
     ]
-    table = make_table("parameters", ["name", "type", "default", "help"], [], text_columns=4)
-    for row in rows:
-        table.add_row(*row)
-    console.print(table if rows else "no parameters")
+    if rows:
+        console.print(make_table("parameters", ["name", "type", "default", "help"], rows,
+                                 text_columns=4))
+    else:
+        console.print("no parameters")
     _report_failures(failures)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from ._common import console, format_value, make_table
 
@@ -24,13 +25,14 @@ def info(store: Path, as_json: bool) -> None:
             click.echo(json.dumps(data, indent=2, default=str))
             return
         console.print(
-            f"[bold]{store}[/bold] — [bold red]INCOMPLETE[/bold red]: the extraction was "
-            f"interrupted after {data['n_sentences']} sentences ({data['n_words']} words, "
-            f"{data['segments']} committed segments in {data['partial_dir']}); "
+            f"[bold]{escape(str(store))}[/bold] — [bold red]INCOMPLETE[/bold red]: the "
+            f"extraction was interrupted after {data['n_sentences']} sentences "
+            f"({data['n_words']} words, {data['segments']} committed segments in "
+            f"{escape(data['partial_dir'])}); "
             "run the same extraction with --resume to finish it"
         )
         rows = [(k, format_value(data[k])) for k in ("model", "extractor", "dtype", "created")]
-        console.print(make_table(None, ["attribute", "value"], rows))
+        console.print(make_table(None, ["attribute", "value"], rows, text_columns=2))
         return
     with ActivationStore.open(store, allow_incomplete=True) as st:
         data = st.info()
@@ -41,17 +43,14 @@ def info(store: Path, as_json: bool) -> None:
         f"[bold red]INCOMPLETE[/bold red] (interrupted after {data['progress']} sentences; "
         "resume with --resume)"
     )
-    console.print(f"[bold]{data['path']}[/bold] — {status}")
+    console.print(f"[bold]{escape(data['path'])}[/bold] — {status}")
     keys = ["model", "model_revision", "extractor", "word_aggregation", "sentence_pooling",
             "dtype", "created", "finished", "interlingua_version", "n_sentences", "n_words",
             "n_pair_ids", "n_targets", "size_bytes"]
     skip = {"path", "languages", "layers", "complete", "progress", "format", "format_version"}
     extra = [k for k in data if k not in keys and k not in skip]
     rows = [(k, format_value(data[k])) for k in keys + extra if k in data and data[k] != ""]
-    table = make_table(None, ["attribute", "value"], [])
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
+    console.print(make_table(None, ["attribute", "value"], rows, text_columns=2))
     langs = make_table("languages", ["language", "sentences"],
                        [(lang, str(n)) for lang, n in data["languages"].items()])
     console.print(langs)

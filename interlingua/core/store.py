@@ -84,29 +84,45 @@ def layer_sort_key(name: str) -> tuple:
     return tuple(parts)
 
 
-@dataclass
-class SentenceTable:
-    """Per-sentence metadata arrays (committed rows only)."""
+class _Columns:
+    """Metadata columns of one group, each read from the file on first access only
+    (so selecting rows by language does not load every sentence's text)."""
 
-    text: np.ndarray
-    lang: np.ndarray
-    pair_id: np.ndarray
-    target: np.ndarray
-    word_offsets: np.ndarray
+    _strings: ClassVar[frozenset[str]] = frozenset({"text", "lang"})
+    _lengths: ClassVar[dict[str, int]] = {}
 
-    def __len__(self) -> int:
-        return len(self.pair_id)
+    def __init__(self, group: h5py.Group, n: int) -> None:
+        self._group, self._n, self._cache = group, n, {}
 
-
-@dataclass
-class WordTable:
-    """Per-word metadata arrays (committed rows only)."""
-
-    text: np.ndarray
-    sentence: np.ndarray
+    def _read(self, name: str) -> np.ndarray:
+        if name not in self._cache:
+            ds = self._group[name]
+            stop = self._n + self._lengths.get(name, 0)
+            self._cache[name] = (np.asarray(ds.asstr()[:stop], dtype=object)
+                                 if name in self._strings else ds[:stop])
+        return self._cache[name]
 
     def __len__(self) -> int:
-        return len(self.sentence)
+        return self._n
+
+
+class SentenceTable(_Columns):
+    """Per-sentence metadata arrays (committed rows only), loaded lazily per column."""
+
+    _lengths: ClassVar[dict[str, int]] = {"word_offsets": 1}
+
+    text = property(lambda self: self._read("text"))
+    lang = property(lambda self: self._read("lang"))
+    pair_id = property(lambda self: self._read("pair_id"))
+    target = property(lambda self: self._read("target"))
+    word_offsets = property(lambda self: self._read("word_offsets"))
+
+
+class WordTable(_Columns):
+    """Per-word metadata arrays (committed rows only), loaded lazily per column."""
+
+    text = property(lambda self: self._read("text"))
+    sentence = property(lambda self: self._read("sentence"))
 
 
 class _H5Rows:
@@ -419,25 +435,13 @@ class ActivationStore:
     @property
     def sentences(self) -> SentenceTable:
         if self._sentences is None:
-            n = self.progress
-            g = self._f["sentences"]
-            self._sentences = SentenceTable(
-                text=np.asarray(g["text"].asstr()[:n], dtype=object),
-                lang=np.asarray(g["lang"].asstr()[:n], dtype=object),
-                pair_id=g["pair_id"][:n],
-                target=g["target"][:n],
-                word_offsets=g["word_offsets"][: n + 1],
-            )
+            self._sentences = SentenceTable(self._f["sentences"], self.progress)
         return self._sentences
 
     @property
     def words(self) -> WordTable:
         if self._words is None:
-            n = self.n_words
-            g = self._f["words"]
-            self._words = WordTable(
-                text=np.asarray(g["text"].asstr()[:n], dtype=object), sentence=g["sentence"][:n]
-            )
+            self._words = WordTable(self._f["words"], self.n_words)
         return self._words
 
     @property

@@ -1,0 +1,261 @@
+"""Benchmark: streaming linear CKA, debiased CKA and ANC over an HDF5 store.
+
+For each n in ``--sizes`` (default 10k, 100k, 1M paired rows) × d = ``--dim``
+(default 768), a synthetic parallel store (``en``/``es`` sentences paired by
+``pair_id``; Y = X·A + noise) is written once to ``--workdir``. Each measurement runs
+in a fresh subprocess so its peak RSS (``ru_maxrss``) is its own:
+
+* ours: ``metric.stream`` over ``Layer.iter_chunks`` (float64 moments, O(d²) memory);
+* ``gram``: the Gram-matrix formulation of Kornblith et al. (2019) — n×n kernel
+  matrices, (unbiased) centring, Frobenius inner products — written plainly here;
+* ``ckatorch``: ``ckatorch.cka_base`` (PyTorch, Gram matrices; benchmark-only
+  dependency: ``pip install ckatorch``).
+
+Baselines run only where their n×n matrices fit in ``--baseline-max-gb``. Every time
+includes reading the rows from the store. Prints a table with seconds, peak RSS,
+time / memory ratios of each baseline against ours, and |Δ value|.
+
+Usage::
+
+    python benchmarks/similarity.py --sizes 10000,100000 --dim 768
+    nice -n 10 python benchmarks/similarity.py            # full run (needs ~15 GB disk)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+TASKS_OURS = ("ours:cka", "ours:cka-debiased", "ours:anc")
+TASKS_BASE = ("gram:cka", "gram:cka-debiased", "ckatorch:cka", "ckatorch:cka-debiased")
+
+
+def peak_rss_mb() -> float:
+    """Peak RSS of this process image. ``VmHWM`` is reset by exec, unlike ``ru_maxrss``
+    (which a child inherits from the parent that forked it)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+# -- data ----------------------------------------------------------------------------
+def build_store(path: Path, n: int, dim: int, seed: int = 0, batch: int = 16384) -> None:
+    """en rows X, es rows Y = X·A/√d + noise; written batch by batch (bounded memory)."""
+    from interlingua.core.store import ActivationStore, SentenceRecord
+
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(dim, dim)) / np.sqrt(dim)
+    with ActivationStore.create(path, model="synthetic", extractor="benchmark",
+                                overwrite=True) as st:
+        for lang in ("en", "es"):
+            gen = np.random.default_rng(seed + 1)  # same X stream for both languages
+            noise = np.random.default_rng(seed + 2)
+            for start in range(0, n, batch):
+                stop = min(n, start + batch)
+                X = gen.normal(size=(stop - start, dim)) + 0.5
+                rows = X if lang == "en" else X @ A + 1.5 * noise.normal(size=X.shape)
+                recs = [SentenceRecord(["w"], lang, pair_id=i) for i in range(start, stop)]
+                st.append(recs, {"0": {"sentences": rows.astype(np.float32)}})
+        st.finalize()
+
+
+def paired(path: Path):
+    from interlingua.core.store import ActivationStore
+
+    st = ActivationStore.open(path)
+    ra, rb = st.parallel_rows("en", "es")
+    return st, st.layer("0", "sentences"), ra, rb
+
+
+# -- children ------------------------------------------------------------------------
+def run_child(task: str, path: Path, chunk_rows: int) -> dict:
+    kind, name = task.split(":")
+    debiased = name.endswith("debiased")
+    rss0 = peak_rss_mb()
+    if kind == "ours":
+        import interlingua as il
+
+        metric = il.get_metric("anc") if name == "anc" else il.get_metric("cka", debiased=debiased)
+        t0 = time.perf_counter()
+        st, lay, ra, rb = paired(path)
+        chunks = zip(lay.iter_chunks(chunk_rows, index=ra), lay.iter_chunks(chunk_rows, index=rb))
+        value = metric.stream(chunks).value
+        st.close()
+    elif kind == "gram":
+        t0 = time.perf_counter()
+        st, lay, ra, rb = paired(path)
+        X = lay.read(ra).astype(np.float64)
+        Y = lay.read(rb).astype(np.float64)
+        st.close()
+        value = gram_cka(X, Y, debiased)
+    elif kind == "ckatorch":
+        import torch
+        from ckatorch import cka_base
+
+        torch.set_num_threads(os.cpu_count() or 1)
+        t0 = time.perf_counter()
+        st, lay, ra, rb = paired(path)
+        X = torch.from_numpy(lay.read(ra).astype(np.float64))
+        Y = torch.from_numpy(lay.read(rb).astype(np.float64))
+        st.close()
+        value = float(cka_base(X, Y, kernel="linear", unbiased=debiased))
+    else:
+        raise SystemExit(f"unknown task {task}")
+    seconds = time.perf_counter() - t0
+    return {"task": task, "seconds": seconds, "peak_rss_mb": peak_rss_mb(),
+            "import_rss_mb": rss0, "value": float(value)}
+
+
+def gram_cka(X: np.ndarray, Y: np.ndarray, debiased: bool) -> float:
+    """Kornblith et al.'s Gram-space CKA: centre K = XXᵀ, L = YYᵀ (biased: HKH;
+    unbiased: Song's U-statistic centring), then ⟨K', L'⟩ / (‖K'‖ ‖L'‖)."""
+
+    def centre(K: np.ndarray) -> np.ndarray:
+        n = K.shape[0]
+        if debiased:
+            np.fill_diagonal(K, 0.0)
+            m = K.sum(axis=0) / (n - 2)
+            m -= m.sum() / (2 * (n - 1))
+        else:
+            m = K.mean(axis=0)
+            m -= m.mean() / 2
+        K -= m[:, None]
+        K -= m[None, :]
+        if debiased:
+            np.fill_diagonal(K, 0.0)
+        return K
+
+    K = centre(X @ X.T)
+    L = centre(Y @ Y.T)
+    # Row blocks keep the elementwise products from needing another n×n temporary.
+    kl = kk = ll = 0.0
+    for s in range(0, K.shape[0], 2048):
+        a, b = K[s:s + 2048], L[s:s + 2048]
+        kl += float(np.einsum("ij,ij->", a, b))
+        kk += float(np.einsum("ij,ij->", a, a))
+        ll += float(np.einsum("ij,ij->", b, b))
+    return kl / np.sqrt(kk * ll)
+
+
+# -- driver --------------------------------------------------------------------------
+def baseline_gb(task: str, n: int) -> float:
+    # gram: K and L (+ a product temporary); ckatorch: K, L, their centred clones and
+    # the temporaries of its symmetry check.
+    per = 3 if task.startswith("gram") else 6
+    return per * n * n * 8 / 1024**3
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="10000,100000,1000000",
+                    help="comma-separated numbers of paired rows")
+    ap.add_argument("--dim", type=int, default=768)
+    ap.add_argument("--chunk-rows", type=int, default=16384)
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/interlingua-bench"))
+    ap.add_argument("--baseline-max-gb", type=float, default=5.0,
+                    help="skip a baseline whose n×n matrices need more than this")
+    ap.add_argument("--no-baselines", action="store_true")
+    ap.add_argument("--keep", action="store_true", help="keep the synthetic stores")
+    ap.add_argument("--json", type=Path, help="also write all measurements as JSON")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--store", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--report", type=Path, help="only print the table of a --json file")
+    args = ap.parse_args(argv)
+    if args.report:
+        report(json.loads(args.report.read_text()))
+        return 0
+
+    if args.child:
+        print(json.dumps(run_child(args.child, args.store, args.chunk_rows)))
+        return 0
+
+    try:
+        import ckatorch  # noqa: F401
+
+        have_ckatorch = True
+    except ImportError:
+        have_ckatorch = False
+        print("ckatorch not installed (pip install ckatorch): its column is skipped")
+
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    records = []
+    for n in sizes:
+        path = args.workdir / f"synthetic_{n}x{args.dim}.h5"
+        if not path.exists():
+            t0 = time.perf_counter()
+            build_store(path, n, args.dim)
+            print(f"built {path} ({path.stat().st_size / 1024**3:.2f} GB) in "
+                  f"{time.perf_counter() - t0:.1f} s", flush=True)
+        tasks = list(TASKS_OURS)
+        skipped = []
+        if not args.no_baselines:
+            for t in TASKS_BASE:
+                if t.startswith("ckatorch") and not have_ckatorch:
+                    continue
+                if baseline_gb(t, n) <= args.baseline_max_gb:
+                    tasks.append(t)
+                else:
+                    skipped.append({"n": n, "task": t, "skipped":
+                                    f"needs ~{baseline_gb(t, n):.0f} GB"})
+        for task in tasks:
+            cmd = [sys.executable, __file__, "--child", task, "--store", str(path),
+                   "--chunk-rows", str(args.chunk_rows)]
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                records.append({"n": n, "task": task, "skipped":
+                                f"failed: {proc.stderr.strip().splitlines()[-1:]}"})
+                print(f"n={n} {task}: FAILED\n{proc.stderr}", flush=True)
+                continue
+            rec = {"n": n, **json.loads(proc.stdout.strip().splitlines()[-1])}
+            records.append(rec)
+            print(f"n={n:>8} {task:<22} {rec['seconds']:8.2f} s  peak RSS "
+                  f"{rec['peak_rss_mb']:8.0f} MB  value {rec['value']:.10f}", flush=True)
+        records.extend(skipped)
+        if not args.keep:
+            path.unlink()
+    report(records)
+    if args.json:
+        args.json.write_text(json.dumps(records, indent=2))
+    return 0
+
+
+def report(records: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    ours = {(r["n"], r["task"].split(":")[1]): r for r in records
+            if r.get("task", "").startswith("ours") and "seconds" in r}
+    table = Table(title="streaming similarity benchmark", header_style="bold cyan")
+    for col in ("n", "task", "seconds", "peak RSS MB", "time ÷ ours", "RSS ÷ ours",
+                "|Δ value|"):
+        table.add_column(col, justify="right" if col != "task" else "left", no_wrap=True)
+    for r in records:
+        if "skipped" in r:
+            table.add_row(str(r["n"]), r["task"], "—", "—", "—", "—", r["skipped"])
+            continue
+        ref = ours.get((r["n"], r["task"].split(":")[1]))
+        is_ours = r["task"].startswith("ours")
+        ratio_t = "" if is_ours or ref is None else f"{r['seconds'] / ref['seconds']:.1f}×"
+        ratio_m = "" if is_ours or ref is None else f"{r['peak_rss_mb'] / ref['peak_rss_mb']:.1f}×"
+        delta = "" if is_ours or ref is None else f"{abs(r['value'] - ref['value']):.1e}"
+        table.add_row(str(r["n"]), r["task"], f"{r['seconds']:.2f}", f"{r['peak_rss_mb']:.0f}",
+                      ratio_t, ratio_m, delta)
+    Console(width=max(Console().width, 110)).print(table)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
