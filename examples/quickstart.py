@@ -1,14 +1,17 @@
 """Quickstart: a small end-to-end run of interlingua without any model download.
 
 It writes a synthetic two-language parallel activation store (six "layers" in which a
-shared meaning signal grows with depth while language-specific signal shrinks),
-then compares English and Spanish layer by layer with every installed paired metric
-(built-in and third-party), printing a rich table and writing JSON, CSV and a PNG.
+shared meaning signal grows with depth while language-specific signal shrinks), then
+runs the same CLI commands a user would type on a real store:
+
+    interlingua info quickstart-output/synthetic.h5
+    interlingua compare quickstart-output/synthetic.h5 -m anc -m cka ... -o quickstart-output
+    interlingua run metric:cka quickstart-output/synthetic.h5:5@en ...:5@es --param debiased=true
 
     python examples/quickstart.py [--out quickstart-output]
 
-The real pipeline (`interlingua extract` on a multilingual model, then
-`interlingua compare`, `concepts`, `probe`, ...) is described in README.md.
+The real pipeline (`interlingua extract` on a multilingual model, then `compare`,
+`concepts`, `probe`, ...) is described in README.md.
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 import interlingua as il
-from interlingua.cli._common import console, print_table, write_outputs
+from interlingua.cli import main as cli_main
+from interlingua.cli._common import console
 from interlingua.core.store import ActivationStore, SentenceRecord
-from interlingua.plotting import plot_layer_curves
 
 N_PAIRS, DIM, LAYERS = 300, 32, 6
 
@@ -62,36 +65,24 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("quickstart-output"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    store_path = args.out / "synthetic.h5"
-    write_store(store_path)
-    console.print(f"wrote {store_path}")
-
-    metrics = [info for info in il.list_plugins("metric")
-               if info.available and info.metadata().get("input_kind") == "paired"]
-    if not metrics:
-        console.print("no paired metrics installed")
-        return
-    curves: dict[str, list[float]] = {m.name: [] for m in metrics}
-    rows = []
-    with ActivationStore.open(store_path) as store:
-        rows_en, rows_es = store.parallel_rows("en", "es")
-        for layer in store.layers:
-            view = store.layer(layer, "sentences")
-            X, Y = view[rows_en], view[rows_es]
-            row = {"layer": layer}
-            for info in metrics:
-                value = il.get_metric(info.name)(X, Y).value
-                curves[info.name].append(value)
-                row[info.name] = value
-            rows.append(row)
-    print_table("en vs es, sentence level (synthetic)", ["layer", *curves],
-                [[r["layer"], *[r[m] for m in curves]] for r in rows])
-    written = write_outputs(args.out, {"layers": rows}, rows, stem="quickstart")
-    figure = plot_layer_curves(curves, [r["layer"] for r in rows], ylabel="similarity",
-                               title="en–es similarity by layer (synthetic)",
-                               path=args.out / "quickstart.png")
-    for path in [*written, figure]:
-        console.print(f"wrote {path}")
+    store = args.out / "synthetic.h5"
+    write_store(store)
+    console.print(f"wrote {store}")
+    metrics = ["anc", "cka", "cka:debiased=true", "svcca", "pwcca", "procrustes", "retrieval"]
+    installed = {p.name for p in il.list_plugins("metric")}
+    metrics += [m for m in ("rsa",) if m in installed]  # third-party, if installed
+    steps = [
+        ["info", str(store)],
+        ["compare", str(store), "--lang-a", "en", "--lang-b", "es",
+         *[arg for m in metrics for arg in ("-m", m)], "-o", str(args.out)],
+        ["run", "metric:cka", f"{store}:5@en", f"{store}:5@es", "--param", "debiased=true",
+         "--out", str(args.out / "cka_layer5.json")],
+    ]
+    for step in steps:
+        console.print(f"\n[bold]$ interlingua {' '.join(step)}[/bold]")
+        code = cli_main(step)
+        if code:
+            raise SystemExit(code)
 
 
 if __name__ == "__main__":

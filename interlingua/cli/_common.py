@@ -67,8 +67,9 @@ def make_table(
     """A rich table; the first ``text_columns`` columns are left-aligned text that does
     not wrap, the rest right-aligned (numbers)."""
     # Cells and headers are data, not markup: "cka[debiased=True]" must print as is.
+    # A table at least as wide as its title keeps the title on one line.
     table = Table(title=escape(title) if title else None, header_style="bold cyan",
-                  title_justify="left")
+                  title_justify="left", min_width=len(title) + 2 if title else None)
     cells = [[escape(c if isinstance(c, str) else format_value(c)) for c in row]
              for row in rows]
     for i, column in enumerate(columns):
