@@ -66,8 +66,9 @@ class Dictionary:
         row = self._entries.get(src)
         if not row:
             return []
-        # sorted() is stable, so equal probabilities keep insertion order.
-        ranked = sorted(row, key=lambda tgt: -row[tgt])
+        # sorted() is stable (also with reverse=True), so equal probabilities keep
+        # insertion order.
+        ranked = sorted(row, key=row.__getitem__, reverse=True)
         return ranked if n is None else ranked[:n]
 
     def first(self, src: str, n: int) -> list[str]:
