@@ -25,31 +25,17 @@ from __future__ import annotations
 
 import argparse
 
-from interlingua.analysis.demo import full_config, quick_config, run_demo
+from interlingua.analysis.demo import add_setup_arguments, config_from_args, run_demo
 from interlingua.cli._common import console
 
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", default=None, help="hf model (default: offline e5-small)")
-    ap.add_argument("--data", default=None, help="parallel TSV (header: two language codes)")
-    ap.add_argument("--langs", default=None, help="its two languages, e.g. en,es")
-    ap.add_argument("--pairs", type=int, default=None, help="use the first N pairs")
     ap.add_argument("--pooling", choices=["mean", "mean-tokens"], default="mean",
                     help="mean-tokens = the paper's pooling (special tokens included)")
-    ap.add_argument("--quick", action="store_true", help="400 pairs, 5 layers")
-    ap.add_argument("--out", default="del2022-output")
+    add_setup_arguments(ap, out="del2022-output")
     args = ap.parse_args(argv)
-    over = {"sentence_pooling": args.pooling}
-    if args.model:
-        over["model"] = args.model
-    if args.data:
-        over["data"] = args.data
-    if args.langs:
-        over["lang_a"], over["lang_b"] = args.langs.split(",")
-    if args.pairs:
-        over["pairs"] = args.pairs
-    cfg = (quick_config if args.quick else full_config)(**over)
+    cfg = config_from_args(args, sentence_pooling=args.pooling)
     results = run_demo(args.out, cfg, console=console, steps=("similarity",))
     console.print(f"figures: {args.out}/similarity.png (Figs 3-5 style), "
                   f"{args.out}/sentence_retrieval.png (Fig. 2 style); numbers in "

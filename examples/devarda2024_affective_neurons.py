@@ -31,37 +31,26 @@ from __future__ import annotations
 
 import argparse
 
-from interlingua.analysis.demo import full_config, quick_config, run_demo
+from interlingua.analysis.demo import add_setup_arguments, config_from_args, run_demo
 from interlingua.cli._common import console
 
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", default=None, help="hf model (default: offline e5-small)")
-    ap.add_argument("--data", default=None,
-                    help="parallel TSV whose two languages are probed in context")
     ap.add_argument("--languages", default=None, help="labMT languages (default: all 13)")
     ap.add_argument("--words", type=int, default=None, help="target words per language")
     ap.add_argument("--contexts", type=int, default=None, help="contexts per word")
     ap.add_argument("--corpus", action="append", default=[], metavar="LANG=PATH",
                     help="sentences (one per line) to sample contexts from, per language")
-    ap.add_argument("--quick", action="store_true", help="5 layers, 120 words per language")
-    ap.add_argument("--out", default="devarda2024-output")
+    add_setup_arguments(ap, out="devarda2024-output", parallel=False)
     args = ap.parse_args(argv)
-    over: dict = {}
-    if args.model:
-        over["model"] = args.model
-    if args.data:
-        over["data"] = args.data
-    if args.languages:
-        over["affective_languages"] = args.languages.split(",")
-    if args.words:
-        over["affective_words"] = args.words
-    if args.contexts:
-        over["affective_contexts"] = args.contexts
-    if args.corpus:
-        over["affective_corpora"] = dict(item.split("=", 1) for item in args.corpus)
-    cfg = (quick_config if args.quick else full_config)(**over)
+    cfg = config_from_args(
+        args,
+        affective_languages=args.languages.split(",") if args.languages else None,
+        affective_words=args.words,
+        affective_contexts=args.contexts,
+        affective_corpora=dict(item.split("=", 1) for item in args.corpus) or None,
+    )
     results = run_demo(args.out, cfg, console=console, steps=("affective",))
     console.print(f"figures: {args.out}/affective_probe.png (Fig. 3 style), "
                   f"{args.out}/affective_overlap.png (§5 overlap), {args.out}/mpo_performance.png "

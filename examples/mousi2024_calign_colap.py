@@ -27,35 +27,17 @@ from __future__ import annotations
 
 import argparse
 
-from interlingua.analysis.demo import full_config, quick_config, run_demo
+from interlingua.analysis.demo import add_setup_arguments, config_from_args, run_demo
 from interlingua.cli._common import console
 
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", default=None, help="hf model (default: offline e5-small)")
-    ap.add_argument("--data", default=None, help="parallel TSV (header: two language codes)")
-    ap.add_argument("--langs", default=None, help="its two languages, e.g. de,en")
-    ap.add_argument("--pairs", type=int, default=None, help="use the first N pairs")
     ap.add_argument("--concepts", type=int, default=None, help="K of k-means per layer")
     ap.add_argument("--min-freq", type=int, default=None, help="frequency filter minimum")
-    ap.add_argument("--quick", action="store_true", help="400 pairs, 5 layers, K=40")
-    ap.add_argument("--out", default="mousi2024-output")
+    add_setup_arguments(ap, out="mousi2024-output")
     args = ap.parse_args(argv)
-    over: dict = {}
-    if args.model:
-        over["model"] = args.model
-    if args.data:
-        over["data"] = args.data
-    if args.langs:
-        over["lang_a"], over["lang_b"] = args.langs.split(",")
-    if args.pairs:
-        over["pairs"] = args.pairs
-    if args.concepts:
-        over["n_concepts"] = args.concepts
-    if args.min_freq:
-        over["min_freq"] = args.min_freq
-    cfg = (quick_config if args.quick else full_config)(**over)
+    cfg = config_from_args(args, n_concepts=args.concepts, min_freq=args.min_freq)
     results = run_demo(args.out, cfg, console=console, steps=("concepts",))
     console.print(f"figures: {args.out}/calign.png (Fig. 2/11 style), {args.out}/colap.png "
                   f"(Fig. 7/8 style); concepts in {args.out}/concepts.h5")

@@ -48,8 +48,8 @@ import numpy as np
 from interlingua.core.errors import InputError
 from interlingua.core.result import to_jsonable
 
-__all__ = ["DemoConfig", "default_data_path", "findings_check", "full_config",
-           "quick_config", "run_demo"]
+__all__ = ["DemoConfig", "add_setup_arguments", "config_from_args", "default_data_path",
+           "findings_check", "full_config", "quick_config", "run_demo"]
 
 MODEL = "builtin:multilingual-e5-small"
 SIMILARITY_METRICS = ("anc", "cka", "cka:debiased=true", "svcca", "pwcca",
@@ -147,6 +147,36 @@ def full_config(**overrides: Any) -> DemoConfig:
     base = DemoConfig(data=str(default_data_path()),
                       concept_layers=["0", "2", "4", "6", "8", "10", "12"])
     return replace(base, **overrides)
+
+
+def add_setup_arguments(parser: Any, *, out: str, parallel: bool = True) -> None:
+    """Add the options every paper script shares to an ``argparse`` parser:
+    ``--model``, ``--data`` (+ ``--langs``, ``--pairs`` when ``parallel``), ``--quick``,
+    ``--out``."""
+    parser.add_argument("--model", default=None, help="hf model (default: offline e5-small)")
+    parser.add_argument("--data", default=None,
+                        help="parallel TSV (header: two language codes)")
+    if parallel:
+        parser.add_argument("--langs", default=None, help="its two languages, e.g. en,es")
+        parser.add_argument("--pairs", type=int, default=None, help="use the first N pairs")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke-test settings (400 pairs, 5 layers, small K)")
+    parser.add_argument("--out", default=out, help="report directory")
+
+
+def config_from_args(args: Any, **overrides: Any) -> DemoConfig:
+    """A :class:`DemoConfig` from :func:`add_setup_arguments` options plus overrides
+    (``None`` overrides are ignored)."""
+    over = {k: v for k, v in overrides.items() if v is not None}
+    if args.model:
+        over["model"] = args.model
+    if args.data:
+        over["data"] = args.data
+    if getattr(args, "langs", None):
+        over["lang_a"], over["lang_b"] = args.langs.split(",")
+    if getattr(args, "pairs", None):
+        over["pairs"] = args.pairs
+    return (quick_config if args.quick else full_config)(**over)
 
 
 # -- helpers -----------------------------------------------------------------------------------
