@@ -160,21 +160,9 @@ def _progress(enabled: bool, total: int, description: str):
     """A rich progress context (no-op when disabled)."""
     if not enabled:
         return _NullProgress()
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from interlingua.core.progress import make_progress
 
-    progress = Progress(
-        TextColumn("[progress.description]{task.description}"), BarColumn(),
-        MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-        console=Console(stderr=True), transient=True,
-    )
+    progress = make_progress(transient=True)
     return _RichProgress(progress, total, description)
 
 

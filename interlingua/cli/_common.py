@@ -11,15 +11,6 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from ..core.errors import InputError
@@ -137,19 +128,11 @@ def write_outputs(
     return written
 
 
-def make_progress(transient: bool = False, rate_unit: str | None = None) -> Progress:
-    """A rich progress bar (description, bar, n/total, elapsed, remaining)."""
-    columns: list[Any] = [
-        SpinnerColumn(),
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    ]
-    if rate_unit:
-        columns.append(TextColumn("{task.fields[rate]}", justify="right"))
-    return Progress(*columns, console=err_console, transient=transient)
+def make_progress(transient: bool = False, rate_unit: str | None = None) -> Any:
+    """The shared rich progress bar (:func:`interlingua.core.progress.make_progress`)."""
+    from ..core.progress import make_progress as _make
+
+    return _make(transient=transient, rate=bool(rate_unit), console=err_console)
 
 
 def parse_key_values(items: Sequence[str], what: str = "--param") -> dict[str, str]:

@@ -59,6 +59,7 @@ import numpy as np
 from ..core.errors import InputError, StoreError
 from ..core.interfaces import Extractor
 from ..core.params import Param
+from ..core.progress import make_progress
 from ..registry import hookimpl
 
 WORD_AGGREGATIONS = ("first", "last", "mean")
@@ -898,26 +899,7 @@ def store_state(path: Path) -> str:
 
 
 def _make_progress(enabled: bool):
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        disable=not enabled,
-    )
+    return make_progress(enabled=enabled, rate=True)
 
 
 @hookimpl
