@@ -115,14 +115,19 @@ def load_matrices(specs: list[str]) -> list[np.ndarray]:
     return [np.asarray(a) for a in out]
 
 
-def load_sets(text: str) -> dict[str, list[int]]:
-    path = Path(text)
+def read_json(path: str | Path) -> Any:
+    """Parse a UTF-8 JSON file, with one-line errors for missing or malformed files."""
+    path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError(f"{text}: no such file") from None
+        raise InputError(f"{path}: no such file") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FormatError(f"{text}: not a JSON file of sets ({exc})") from None
+        raise FormatError(f"{path}: not a JSON file ({exc})") from None
+
+
+def load_sets(text: str) -> dict[str, list[int]]:
+    data = read_json(text)
     if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
         raise FormatError(f"{text}: expected a JSON object mapping set names to lists of ids")
     return data

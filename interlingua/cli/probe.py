@@ -145,12 +145,9 @@ def probe(store: Path, norm_specs: tuple[str, ...], target: str, word_column: st
 
 # -- superexact ----------------------------------------------------------------------------
 def _read_sets_file(path: Path) -> tuple[dict[str, list[int]], int | None]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FormatError(f"{path}: not a JSON file ({exc})") from None
+    from ._inputs import read_json
+
+    data = read_json(path)
     background = None
     if isinstance(data, dict) and "sets" in data and isinstance(data["sets"], dict):
         background = data.get("background")
