@@ -27,7 +27,7 @@ import numpy as np
 
 from interlingua.core.errors import InputError
 from interlingua.core.result import MetricResult, to_jsonable
-from interlingua.core.validation import check_matrix, check_vector
+from interlingua.core.validation import check_regression, check_vector
 
 
 # -- layer-wise probing ------------------------------------------------------------------------
@@ -621,13 +621,8 @@ def unseen_language_test(
     standardize : bool
         z-score each neuron first so β is per standard deviation of activation.
     """
-    X = check_matrix(X, "X", min_rows=3)
-    y = check_vector(y, "y")
+    X, y = check_regression(X, y, min_rows=3)
     n, d = X.shape
-    if y.size != n:
-        raise InputError(f"X has {n} rows but y has {y.size} values")
-    if np.ptp(y) == 0:
-        raise InputError("y is constant")
     chosen = [int(u) for u in neurons]
     if not chosen:
         raise InputError("no neurons to test")

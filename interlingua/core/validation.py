@@ -89,3 +89,15 @@ def check_paired(
             f"got {X.shape[1]} and {Y.shape[1]}"
         )
     return X, Y
+
+
+def check_regression(X: Any, y: Any, *, min_rows: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a design matrix ``X`` (rows = items) and a non-constant target ``y``
+    of the same length (probes, single-neuron regressions)."""
+    X = check_matrix(X, "X", min_rows=min_rows)
+    y = check_vector(y, "y")
+    if y.size != X.shape[0]:
+        raise InputError(f"X has {X.shape[0]} rows but y has {y.size} values")
+    if np.ptp(y) == 0:
+        raise InputError("y is constant: there is nothing to predict")
+    return X, y

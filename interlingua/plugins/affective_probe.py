@@ -42,7 +42,7 @@ from interlingua.core.errors import InputError
 from interlingua.core.interfaces import Metric
 from interlingua.core.params import Param
 from interlingua.core.result import MetricResult
-from interlingua.core.validation import check_matrix, check_vector
+from interlingua.core.validation import check_regression
 from interlingua.registry import hookimpl
 
 STANDARDIZE_CHOICES = ("train", "separate", "none")
@@ -355,13 +355,8 @@ class AffectiveProbe(Metric):
     def compute(
         self, X: Any, y: Any, *, groups: Any = None, test_rows: Any = None
     ) -> MetricResult:
-        X = check_matrix(X, "X", min_rows=self.min_rows)
-        y = check_vector(y, "y")
+        X, y = check_regression(X, y, min_rows=self.min_rows)
         n, d = X.shape
-        if y.size != n:
-            raise InputError(f"X has {n} rows but y has {y.size} values")
-        if np.ptp(y) == 0:
-            raise InputError("y is constant: there is nothing to predict")
         for name in ("epochs", "batch_size", "top_k", "max_iter"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name} must be at least 1, got {getattr(self, name)}")
