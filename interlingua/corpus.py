@@ -33,8 +33,9 @@ Formats (``format=`` / ``--format``):
 
 Empty lines (or empty cells): ``empty="skip"`` (default) skips them and counts them in
 :attr:`Corpus.n_skipped`; ``empty="error"`` raises. Input must be UTF-8 (a BOM is
-accepted); anything else fails with the file and line. All format errors are
-:class:`~interlingua.core.errors.FormatError` naming ``file:line``.
+accepted); anything else fails with the file and line, and so does a line holding a
+NUL character or only invisible characters (e.g. zero-width spaces). All format errors
+are :class:`~interlingua.core.errors.FormatError` naming ``file:line``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ import difflib
 import json
 import os
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +80,8 @@ class CorpusSentence:
     source : list of str, optional
         For sequence-to-sequence models: the source sentence this sentence is the
         (teacher-forced) target of. ``None`` = the sentence is its own source.
+    origin : str, optional
+        Where the sentence was read (``file:line``), for error messages; not stored.
     """
 
     words: list[str]
@@ -86,6 +90,7 @@ class CorpusSentence:
     text: str | None = None
     target: int = -1
     source: list[str] | None = None
+    origin: str | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self.words = [str(w) for w in self.words]
@@ -147,6 +152,8 @@ class Corpus:
             if not words:
                 raise InputError(f"sentence {i} is empty")
             out.append(CorpusSentence(words=words, lang=_check_lang(lang), text=text))
+        for i, sentence in enumerate(out):
+            check_sentence_text(sentence, sentence.origin or f"sentence {i}")
         return cls(out, format="memory")
 
 
@@ -209,9 +216,47 @@ def read_corpus(
               "csv": _read_table, "jsonl": _read_jsonl, "wic": _read_wic}[fmt]
     corpus = Corpus([], path=path, format=fmt)
     reader(path, fmt, lang, empty, corpus)
+    for sentence in corpus.sentences:
+        check_sentence_text(sentence, sentence.origin or str(path))
     if not corpus.sentences:
         raise FormatError(f"{path}: no sentences found")
     return corpus
+
+
+def _is_invisible(char: str) -> bool:
+    """Whitespace, format (zero-width, BOM, bidi marks) or control characters."""
+    return char.isspace() or unicodedata.category(char) in ("Cf", "Cc")
+
+
+def check_sentence_text(sentence: CorpusSentence, where: str) -> None:
+    """Reject text no extractor can use, before anything is written.
+
+    Parameters
+    ----------
+    sentence : CorpusSentence
+        The sentence to check (its words and text).
+    where : str
+        ``file:line`` (or ``sentence i``) for the message.
+
+    Raises
+    ------
+    FormatError
+        The sentence contains a NUL character (HDF5 strings cannot hold it), or has no
+        visible character at all, e.g. only zero-width spaces (U+200B).
+    """
+    parts = [sentence.text or "", *sentence.words]
+    if any("\x00" in part for part in parts):
+        raise FormatError(
+            f"{where}: contains a NUL byte (U+0000); remove it, e.g. with tr -d '\\000'"
+        )
+    if sentence.words and all(_is_invisible(c) for w in sentence.words for c in w):
+        chars = sorted({c for w in sentence.words for c in w})
+        shown = ", ".join(f"U+{ord(c):04X} {unicodedata.name(c, '?')}" for c in chars[:3])
+        raise FormatError(
+            f"{where}: no words after normalisation: the line holds only invisible "
+            f"characters ({shown}{', ...' if len(chars) > 3 else ''}); delete the line "
+            "or fix its text"
+        )
 
 
 def _empty(path: Path, number: int, empty: str, corpus: Corpus, what: str = "line") -> None:
@@ -237,7 +282,8 @@ def _read_lines(path: Path, fmt: str, lang: str | None, empty: str, corpus: Corp
                     "space) in pre-tokenized input"
                 )
             text = None
-        corpus.sentences.append(CorpusSentence(words=words, lang=lang, text=text))
+        corpus.sentences.append(CorpusSentence(words=words, lang=lang, text=text,
+                                               origin=f"{path}:{number}"))
 
 
 def _table_rows(path: Path, fmt: str) -> Iterator[tuple[int, list[str]]]:
@@ -282,7 +328,8 @@ def _read_table(path: Path, fmt: str, lang: str | None, empty: str, corpus: Corp
                 _empty(path, number, empty, corpus, what=f"cell ({code})")
                 continue
             corpus.sentences.append(
-                CorpusSentence(words=cell.split(), lang=code, pair_id=pair, text=cell.strip())
+                CorpusSentence(words=cell.split(), lang=code, pair_id=pair, text=cell.strip(),
+                               origin=f"{path}:{number} (column {code})")
             )
         pair += 1
     if header is None:
@@ -367,7 +414,7 @@ def _read_jsonl(path: Path, fmt: str, lang: str | None, empty: str, corpus: Corp
             flagged = _target_index(words, text or " ".join(words), obj[flags[0]], flags[0],
                                     where)
         source = CorpusSentence(words=words, lang=code, pair_id=pair_id, text=text,
-                                target=flagged)
+                                target=flagged, origin=where)
         if "target" in obj:
             if source.pair_id == -1:
                 # Source and target must share a pair id; the line index is unique per file.
@@ -379,7 +426,8 @@ def _read_jsonl(path: Path, fmt: str, lang: str | None, empty: str, corpus: Corp
             tlang = _check_lang(obj.get("target_lang", code), where)
             corpus.sentences.append(CorpusSentence(words=twords, lang=tlang,
                                                    pair_id=source.pair_id, text=ttext,
-                                                   source=list(words)))
+                                                   source=list(words),
+                                                   origin=f"{where} (target)"))
         else:
             if "target_lang" in obj:
                 raise FormatError(f"{where}: target_lang without target")
@@ -433,7 +481,8 @@ def _read_wic(path: Path, fmt: str, lang: str | None, empty: str, corpus: Corpus
             index = _target_index(words, text, spec, "target_word", where)
         else:
             raise FormatError(f"{where}: empty target column")
-        corpus.sentences.append(CorpusSentence(words=words, lang=code, text=text, target=index))
+        corpus.sentences.append(CorpusSentence(words=words, lang=code, text=text, target=index,
+                                               origin=where))
 
 
 def as_corpus(
@@ -464,6 +513,7 @@ __all__ = [
     "Corpus",
     "CorpusSentence",
     "as_corpus",
+    "check_sentence_text",
     "detect_format",
     "read_corpus",
     "span_to_word",

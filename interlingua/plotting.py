@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from .core.outputs import atomic_output
 
 
 def _pyplot():
@@ -16,6 +19,37 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save_figure(fig: Any, path: str | os.PathLike, *,
+                inputs: Iterable[str | os.PathLike | None] = (),
+                overwrite: bool = True) -> Path:
+    """Save a matplotlib figure atomically (:func:`~interlingua.core.outputs.atomic_output`).
+
+    The format comes from the suffix of ``path`` (PNG when there is none) and is
+    passed explicitly, so the temporary file is written exactly where expected.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    path : path-like
+        Destination (parent directories are created).
+    inputs : iterable of path-like
+        Files never to be written.
+    overwrite : bool
+        Replace an existing file (library default; the CLI checks first).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    path = Path(path)
+    fmt = path.suffix[1:].lower() or "png"
+    with atomic_output(path, inputs=inputs, overwrite=overwrite) as tmp:
+        fig.savefig(tmp, format=fmt)
+    return path
 
 
 def plot_layer_curves(
@@ -36,7 +70,6 @@ def plot_layer_curves(
     """
     plt = _pyplot()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
     x = np.arange(len(layers))
     for label, values in curves.items():
@@ -56,8 +89,10 @@ def plot_layer_curves(
     if len(curves) > 1:
         ax.legend(fontsize=8, ncol=2 if len(curves) > 6 else 1, frameon=False)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        save_figure(fig, path)
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -73,7 +108,6 @@ def plot_heatmap(
     """Annotated square heat map (e.g. pairwise fold enrichment between languages)."""
     plt = _pyplot()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     matrix = np.asarray(matrix, dtype=float)
     size = max(4.0, 0.5 * len(labels) + 2)
     fig, ax = plt.subplots(figsize=(size, size * 0.85), dpi=120)
@@ -93,6 +127,8 @@ def plot_heatmap(
         cbar.set_label(colorbar_label)
     ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        save_figure(fig, path)
+    finally:
+        plt.close(fig)
     return path

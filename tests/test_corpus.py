@@ -141,3 +141,45 @@ def test_in_memory_corpora():
     assert c2[0].to_record().target == 0
     with pytest.raises(InputError, match="language"):
         Corpus.from_sentences(["no language"])
+
+
+@pytest.mark.parametrize(("name", "data", "where"), [
+    ("c.txt", b"fine\nbad\x00line\n", "c.txt:2"),
+    ("c.tsv", b"en\tde\nok\tgut\nok\tx\x00y\n", "c.tsv:3 (column de)"),
+    ("c.jsonl", b'{"text": "ok"}\n{"text": "a\\u0000b"}\n', "c.jsonl:2"),
+    ("c.wic", b"a b\t0\nnul\x00 here\t1\n", "c.wic:2"),
+])
+def test_nul_byte_is_rejected_with_file_and_line(tmp_path, name, data, where):
+    path = tmp_path / name
+    path.write_bytes(data)
+    fmt = "wic" if name.endswith(".wic") else "auto"
+    with pytest.raises(FormatError) as info:
+        read_corpus(path, lang="en", format=fmt)
+    assert str(info.value).startswith(f"{tmp_path / where}: contains a NUL byte")
+    with pytest.raises(FormatError, match="sentence 1: contains a NUL byte"):
+        Corpus.from_sentences(["ok", "a\x00b"], lang="en")
+
+
+@pytest.mark.parametrize("line", ["\u200b", "\u200b \u200c\u200d", "\ufeff\u2060", "\x01"])
+def test_line_of_invisible_characters_names_file_and_line(tmp_path, line):
+    path = write(tmp_path, "z.txt", f"visible\n{line}\n")
+    with pytest.raises(FormatError) as info:
+        read_corpus(path, lang="en")
+    message = str(info.value)
+    assert message.startswith(f"{path}:2: no words after normalisation: the line holds only "
+                              "invisible characters (U+")
+    assert message.endswith("; delete the line or fix its text")
+    # a zero-width character inside a visible word is fine
+    ok = read_corpus(write(tmp_path, "ok.txt", "zero\u200bwidth word\n"), lang="en")
+    assert ok[0].words == ["zero\u200bwidth", "word"]
+
+
+def test_sentences_carry_their_origin(tmp_path):
+    c = read_corpus(write(tmp_path, "p.tsv", "en\tde\n\nhi\thallo\n"))
+    assert [s.origin for s in c] == [f"{tmp_path / 'p.tsv'}:3 (column en)",
+                                     f"{tmp_path / 'p.tsv'}:3 (column de)"]
+    j = read_corpus(write(tmp_path, "s.jsonl", '{"text": "a", "target": "b", "lang": "en"}\n'))
+    assert [s.origin for s in j] == [f"{tmp_path / 's.jsonl'}:1",
+                                     f"{tmp_path / 's.jsonl'}:1 (target)"]
+    # origin is bookkeeping: equal sentences compare equal wherever they were read
+    assert CorpusSentence(["a"], "en", origin="x:1") == CorpusSentence(["a"], "en")

@@ -373,12 +373,15 @@ def _group_name(layer: str, key: str) -> str:
 def _open_concept_file(path: Path, mode: str) -> Any:
     import h5py
 
+    from ..core.h5files import open_hdf5
+
     if mode == "r" and not path.is_file():
         raise StoreError(f"{path}: no such concept file")
     if path.exists():
         if not h5py.is_hdf5(str(path)):
             raise StoreError(f"{path} is not an HDF5 file (not an interlingua concept file)")
-        f = h5py.File(path, "r" if mode == "r" else "a")
+        f = open_hdf5(path, "r" if mode == "r" else "a",
+                      fix="write it again (`interlingua concepts`)")
         fmt = f.attrs.get("format")
         if fmt != FORMAT:
             f.close()
@@ -513,18 +516,17 @@ def export_conceptx(run: LayerConcepts, path: str | os.PathLike) -> Path:
     run's candidate occurrences (store order), ``sentence`` the store's sentence index,
     ``token`` the word's position in its sentence.
     """
+    from ..core.outputs import atomic_output
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     order = np.lexsort((run.rows, run.labels))
-    tmp = path.with_name(path.name + ".partial")
-    with tmp.open("w", encoding="utf-8") as fh:
+    with atomic_output(path, overwrite=True) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         for i in order.tolist():
             word = str(run.words[i])
             if "\n" in word or "\r" in word:
                 raise InputError(f"word {word!r} contains a line break; cannot write ConceptX")
             fh.write(f"{word}|||{run.occurrence[i]}|||{run.sentence[i]}|||"
                      f"{run.token[i]}|||{run.labels[i]}\n")
-    os.replace(tmp, path)
     return path
 
 

@@ -389,22 +389,23 @@ def _concepts(cfg: DemoConfig, store: Any, layers: list[str], table: Any, out: P
         colap_layers,
         discover_concepts,
     )
+    from interlingua.core.outputs import atomic_output
     from interlingua.registry import get_discoverer
 
     path = out / "concepts.h5"
-    if path.exists():
-        path.unlink()
     filt = FrequencyFilter(min_freq=cfg.min_freq, max_freq=cfg.max_freq, seed=cfg.seed)
     km = get_discoverer("kmeans", n_clusters=cfg.n_concepts, random_state=cfg.seed)
     langs = [cfg.lang_a, cfg.lang_b]
-    with rep.progress("concepts", 3 * len(layers)) as bar:
+    # A fresh concept file, replacing the previous run's only when complete.
+    with rep.progress("concepts", 3 * len(layers)) as bar, \
+            atomic_output(path, overwrite=True) as tmp:
         def tick(run: Any) -> None:
             bar.advance(f"layer {run.layer} {run.key}")
 
         discover_concepts(store, layers, discoverer=km, languages=langs, freq_filter=filt,
-                          output=path, callback=tick)
+                          output=tmp, callback=tick)
         discover_concepts(store, layers, discoverer=km, languages=langs, mixed=True,
-                          freq_filter=filt, output=path, callback=tick)
+                          freq_filter=filt, output=tmp, callback=tick)
     calign = calign_layers(path, cfg.lang_a, cfg.lang_b, table.dictionary(), layers)
     colap = colap_layers(path, layers)
     rows = [[layer, calign.results[layer].value, colap.results[layer].value,
@@ -641,7 +642,7 @@ def findings_check(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 # -- figures and report ----------------------------------------------------------------------------
 def _figures(results: dict[str, Any], out: Path) -> dict[str, str]:
-    from interlingua.plotting import _pyplot, plot_heatmap, plot_layer_curves
+    from interlingua.plotting import _pyplot, plot_heatmap, plot_layer_curves, save_figure
 
     figs: dict[str, str] = {}
     model = results["config"]["model"].replace("builtin:", "")
@@ -704,8 +705,10 @@ def _figures(results: dict[str, Any], out: Path) -> dict[str, str]:
             ax.legend(fontsize=8, frameon=False)
             ax.grid(alpha=0.3)
             fig.tight_layout()
-            fig.savefig(out / "mpo_performance.png")
-            plt.close(fig)
+            try:
+                save_figure(fig, out / "mpo_performance.png")
+            finally:
+                plt.close(fig)
             figs["mpo"] = "mpo_performance.png"
     return figs
 
@@ -904,9 +907,11 @@ def run_demo(out: str | Path, config: DemoConfig | None = None, *, console: Any 
     timing["total"] = round(time.perf_counter() - t_all, 2)
     results["timing"] = timing
     from interlingua.cli._common import write_json
+    from interlingua.core.outputs import atomic_write_text
 
-    write_json(out / "results.json", to_jsonable(results))
-    (out / "report.md").write_text(_report_md(results), encoding="utf-8")
+    # The demo owns its directory and refreshes its own files (atomically).
+    write_json(out / "results.json", to_jsonable(results), overwrite=True)
+    atomic_write_text(out / "report.md", _report_md(results), overwrite=True)
     rep.rule("findings check (seed claims vs. this run's numbers)")
     for f in results["findings"]:
         mark = "[green]holds[/green]" if f["holds"] else "[red]does not hold[/red]"

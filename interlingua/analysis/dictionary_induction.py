@@ -357,10 +357,9 @@ class LexicalTable:
 
 
 def _write_lines(path: Path, lines: list[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
-    os.replace(tmp, path)
+    from ..core.outputs import atomic_write_text
+
+    atomic_write_text(path, "\n".join(lines) + ("\n" if lines else ""), overwrite=True)
 
 
 # -- pipeline ------------------------------------------------------------------------

@@ -12,6 +12,9 @@ import importlib
 import importlib.util
 import os
 import sys
+import warnings
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -29,10 +32,10 @@ COMMANDS: dict[str, str] = {
     "concepts": "interlingua.cli.concepts:concepts",
     "calign": "interlingua.cli.concepts:calign",
     "colap": "interlingua.cli.concepts:colap",
-    "induce-dictionary": "interlingua.cli.concepts:induce_dictionary",
+    "induce-dictionary": "interlingua.cli.dictionary:induce_dictionary",
     "probe": "interlingua.cli.probe:probe",
     "superexact": "interlingua.cli.probe:superexact",
-    "overlap": "interlingua.cli.probe:overlap",
+    "overlap": "interlingua.cli.overlap:overlap",
     "demo": "interlingua.cli.demo:demo",
 }
 
@@ -70,6 +73,32 @@ def cli(debug: bool) -> None:
     """Measure how much of a multilingual model is shared across languages."""
 
 
+def _interrupt_text(exc: BaseException) -> str:
+    """The message of a Ctrl-C: a command may re-raise ``KeyboardInterrupt(message)``
+    (click wraps it in ``Abort``) to say what was kept and how to continue."""
+    cause = exc if isinstance(exc, KeyboardInterrupt) else exc.__cause__
+    text = str(cause) if isinstance(cause, KeyboardInterrupt) else ""
+    return text or "Interrupted."
+
+
+def _one_line_warnings(err: Any) -> Callable[..., None]:
+    """A ``warnings.showwarning`` printing interlingua's own warning categories (e.g.
+    :class:`~interlingua.registry.PluginLoadWarning`) as one ``warning: ...`` line;
+    other warnings keep Python's format."""
+    previous = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: Any = None, line: str | None = None) -> None:
+        if getattr(category, "__module__", "").startswith("interlingua."):
+            from rich.markup import escape
+
+            err.print(f"[yellow]warning:[/yellow] {escape(str(message))}", soft_wrap=True)
+        else:
+            previous(message, category, filename, lineno, file, line)
+
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     from rich.console import Console
@@ -77,6 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("INTERLINGUA_DEBUG") == "1"
     err = Console(stderr=True, highlight=False)
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warnings(err)
+        return _main(args, debug, err)
+
+
+def _main(args: list[str], debug: bool, err: Any) -> int:
     try:
         code = cli.main(args=args, prog_name="interlingua", standalone_mode=False)
         return int(code or 0)
@@ -87,8 +122,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
         exc.show()
         return exc.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        err.print("[red]Interrupted.[/red]")
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
+        from rich.markup import escape
+
+        err.print(f"[red]{escape(_interrupt_text(exc))}[/red]", soft_wrap=True)
         return 130
     except Exception as exc:
         if debug:

@@ -9,11 +9,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from ..core.errors import InputError
+from ..core.outputs import atomic_output, atomic_write_text, check_output_dir, check_outputs
 from ..core.result import to_jsonable
 
 
@@ -80,32 +82,80 @@ def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequen
     console.print(make_table(title, columns, rows))
 
 
-def write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Write JSON atomically (non-finite floats become null)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(to_jsonable(obj), indent=2, ensure_ascii=False) + "\n",
-                   encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+#: The ``-f/--overwrite`` flag of every command that writes files.
+overwrite_option = click.option(
+    "-f", "--overwrite", is_flag=True,
+    help="Replace existing output files (inputs are never overwritten).",
+)
 
 
-def write_csv(path: str | os.PathLike, rows: Sequence[dict[str, Any]]) -> Path:
-    """Write a list of flat dicts as CSV (columns = union of keys, first-seen order)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_json(path: str | os.PathLike, obj: Any, *, overwrite: bool = False,
+               inputs: Iterable[str | os.PathLike | None] = ()) -> Path:
+    """Write JSON atomically (non-finite floats become null).
+
+    Parameters
+    ----------
+    path : path-like
+        Destination (parent directories are created).
+    obj : Any
+        Made JSON-ready with :func:`~interlingua.core.result.to_jsonable`.
+    overwrite : bool
+        Replace an existing file.
+    inputs : iterable of path-like
+        The command's inputs, never written (:func:`~interlingua.core.outputs.atomic_output`).
+    """
+    text = json.dumps(to_jsonable(obj), indent=2, ensure_ascii=False) + "\n"
+    return atomic_write_text(path, text, inputs=inputs, overwrite=overwrite)
+
+
+def write_csv(path: str | os.PathLike, rows: Sequence[dict[str, Any]], *,
+              overwrite: bool = False,
+              inputs: Iterable[str | os.PathLike | None] = ()) -> Path:
+    """Write a list of flat dicts as CSV (columns = union of keys, first-seen order),
+    atomically; ``overwrite`` and ``inputs`` as for :func:`write_json`."""
     columns: list[str] = []
     for row in rows:
         columns.extend(k for k in row if k not in columns)
-    tmp = path.with_name(path.name + ".partial")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: to_jsonable(v) for k, v in row.items()})
-    os.replace(tmp, path)
-    return path
+    with atomic_output(path, inputs=inputs, overwrite=overwrite) as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=columns)
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({k: to_jsonable(v) for k, v in row.items()})
+    return Path(path)
+
+
+def result_paths(out: str | os.PathLike, stem: str, *, with_csv: bool = True,
+                 with_png: bool = False) -> list[Path]:
+    """The files :func:`write_outputs` writes for ``out``: ``[json, csv?, png?]``.
+
+    ``out`` ending in ``.json`` is the JSON file (CSV and PNG beside it); anything
+    else is a directory receiving ``<stem>.json``, ``<stem>.csv``, ``<stem>.png``.
+    """
+    out = Path(out)
+    json_path = out if out.suffix.lower() == ".json" else out / f"{stem}.json"
+    paths = [json_path]
+    if with_csv:
+        paths.append(json_path.with_suffix(".csv"))
+    if with_png:
+        paths.append(json_path.with_suffix(".png"))
+    return paths
+
+
+def check_results(out: str | os.PathLike, stem: str, *, with_csv: bool = True,
+                  with_png: bool = False,
+                  extra: Iterable[str | os.PathLike | None] = (),
+                  inputs: Iterable[str | os.PathLike | None] = (),
+                  overwrite: bool = False) -> list[Path]:
+    """Pre-flight of :func:`write_outputs` (and of ``extra`` files such as a plot):
+    refuse before any work when an output exists (without ``overwrite``), is an input,
+    or ``out`` is a file where a directory is needed. Returns :func:`result_paths`."""
+    inputs = list(inputs)
+    paths = result_paths(out, stem, with_csv=with_csv, with_png=with_png)
+    if Path(out).suffix.lower() != ".json":
+        check_output_dir(out, inputs)
+    check_outputs([*paths, *extra], inputs, overwrite=overwrite)
+    return paths
 
 
 def write_outputs(
@@ -113,18 +163,20 @@ def write_outputs(
     json_obj: Any,
     csv_rows: Sequence[dict[str, Any]] | None = None,
     stem: str = "results",
+    *,
+    overwrite: bool = False,
+    inputs: Iterable[str | os.PathLike | None] = (),
 ) -> list[Path]:
     """Write results: ``out`` ending in ``.json`` is the JSON file (CSV beside it);
-    anything else is a directory receiving ``<stem>.json`` and ``<stem>.csv``."""
-    out = Path(out)
-    if out.suffix.lower() == ".json":
-        json_path, csv_path = out, out.with_suffix(".csv")
-    else:
-        out.mkdir(parents=True, exist_ok=True)
-        json_path, csv_path = out / f"{stem}.json", out / f"{stem}.csv"
-    written = [write_json(json_path, json_obj)]
+    anything else is a directory receiving ``<stem>.json`` and ``<stem>.csv``.
+
+    Each file is written atomically; an existing one is refused unless ``overwrite``
+    and the ``inputs`` are never written (run :func:`check_results` first)."""
+    inputs = list(inputs)
+    json_path, csv_path = result_paths(out, stem)
+    written = [write_json(json_path, json_obj, overwrite=overwrite, inputs=inputs)]
     if csv_rows:
-        written.append(write_csv(csv_path, csv_rows))
+        written.append(write_csv(csv_path, csv_rows, overwrite=overwrite, inputs=inputs))
     return written
 
 

@@ -115,6 +115,16 @@ def load_matrices(specs: list[str]) -> list[np.ndarray]:
     return [np.asarray(a) for a in out]
 
 
+def input_paths(specs: list[str] | tuple[str, ...]) -> list[Path]:
+    """The files named by input specs (a store spec names its store), e.g. to make
+    sure no output is written over an input."""
+    paths = []
+    for text in specs:
+        spec = StoreSpec.parse(text)
+        paths.append(spec.path if spec is not None else Path(text))
+    return paths
+
+
 def read_json(path: str | Path) -> Any:
     """Parse a UTF-8 JSON file, with one-line errors for missing or malformed files."""
     path = Path(path)

@@ -8,7 +8,15 @@ from pathlib import Path
 import click
 
 from ..core.errors import InputError
-from ._common import console, format_value, make_progress, print_table, write_outputs
+from ._common import (
+    check_results,
+    console,
+    format_value,
+    make_progress,
+    overwrite_option,
+    print_table,
+    write_outputs,
+)
 
 
 @click.command(context_settings={"show_default": True})
@@ -42,10 +50,11 @@ from ._common import console, format_value, make_progress, print_table, write_ou
               help="Random subsample (pairs) used by the permutation test and bootstrap.")
 @click.option("--seed", type=int, default=0, help="Seed of subsampling and resampling.")
 @click.option("--plot/--no-plot", default=True, help="Draw the PNG of curves over layers.")
+@overwrite_option
 def compare(store_a: Path, store_b: Path | None, metrics: tuple[str, ...], lang_a: str | None,
             lang_b: str | None, level: str, layers: str | None, out: Path | None,
             dask_address: str | None, chunk_rows: int, permutations: int, bootstrap: int,
-            significance_rows: int, seed: int, plot: bool) -> None:
+            significance_rows: int, seed: int, plot: bool, overwrite: bool) -> None:
     """Compare representations layer by layer: two languages of one parallel store
     (sentences paired by pair_id) or two stores, with several paired metrics.
 
@@ -63,6 +72,9 @@ def compare(store_a: Path, store_b: Path | None, metrics: tuple[str, ...], lang_
     # Parse early so that a typo fails before any data is read.
     instances = [parse_metric_spec(s) for s in specs]
     layer_list = [x.strip() for x in layers.split(",") if x.strip()] if layers else None
+    write = {"overwrite": overwrite, "inputs": [store_a, store_b]}
+    if out is not None:  # refuse existing outputs / inputs before reading any data
+        check_results(out, "compare", with_png=plot, **write)
     from ..analysis.compare import pair_rows
 
     pairing = pair_rows(store_a, store_b, lang_a=lang_a, lang_b=lang_b, level=level)
@@ -101,12 +113,16 @@ def compare(store_a: Path, store_b: Path | None, metrics: tuple[str, ...], lang_
                 row.append(format_value(r.ci) if r.ci else "—")
         table_rows.append(row)
     print_table(title, columns, table_rows)
+    from ._messages import warn_nonfinite
+
+    for label, metric in zip(result.labels, instances):
+        warn_nonfinite(metric, result.results[label])
     if permutations or bootstrap:
         console.print(f"[dim]p-values / CIs from {result.info['significance_rows']} random "
                       f"pairs (seed {seed}); one-sided permutation test in each metric's "
                       f"similarity direction.[/dim]")
     if out is not None:
-        written = write_outputs(out, result.to_dict(), result.rows(), stem="compare")
+        written = write_outputs(out, result.to_dict(), result.rows(), stem="compare", **write)
         if plot:
             from ..plotting import plot_layer_curves
 

@@ -1,4 +1,4 @@
-"""``interlingua concepts | calign | colap | induce-dictionary`` (seed 000).
+"""``interlingua concepts | calign | colap`` (seed 000).
 
 * ``concepts STORE.h5 --layers 0,6,12 -k 600 [--mixed]`` discovers latent concepts
   per layer (per language, or on mixed data for COLAP) into a companion concept file.
@@ -6,8 +6,8 @@
   ``colap CONCEPTS.h5`` tabulate the metrics per layer, write JSON/CSV and PNG curves
   (seed 000 Figs 2, 7, 8) and, with ``--show N``, print the words of the top aligned /
   overlapping concepts side by side.
-* ``induce-dictionary`` word-aligns parallel text (eflomal or IBM-1) and writes a
-  lexical translation table.
+* ``induce-dictionary`` (:mod:`interlingua.cli.dictionary`) word-aligns parallel text
+  and writes the lexical translation table ``calign`` needs.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import click
 import numpy as np
 
 from ..core.errors import InputError
+from ._common import overwrite_option
 
 _LAYERS_HELP = "Comma-separated layer names (default: all layers)."
 
@@ -35,11 +36,12 @@ def _concept_file(path: Path) -> Path:
     import h5py
 
     from ..analysis.concepts import FORMAT, default_concepts_path
+    from ..core.h5files import open_hdf5
 
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     if h5py.is_hdf5(str(path)):
-        with h5py.File(path, "r") as f:
+        with open_hdf5(path, fix="write it again (`interlingua concepts`)") as f:
             fmt = f.attrs.get("format")
         if fmt == FORMAT:
             return path
@@ -78,7 +80,10 @@ def _concept_file(path: Path) -> Path:
               help="Concept file (default: STORE.concepts.h5 beside the store).")
 @click.option("--export-conceptx", type=click.Path(file_okay=False, path_type=Path),
               help="Also write ConceptX text files (word|||occ|||sent|||token|||cluster) here.")
-@click.option("--overwrite", is_flag=True, help="Replace existing runs in the concept file.")
+@click.option("-f", "--overwrite", is_flag=True,
+              help="Replace existing runs (same layer and language) in the concept file, "
+                   "and existing ConceptX files. Other runs are kept; a file that is not a "
+                   "concept file is never replaced.")
 def concepts(store: Path, layers: str | None, n_clusters: int, method: str, mixed: bool,
              languages: str | None, min_freq: int, max_freq: int, del_freq: int | None,
              sample: str, seed: int, params: tuple[str, ...], out: Path | None,
@@ -93,10 +98,12 @@ def concepts(store: Path, layers: str | None, n_clusters: int, method: str, mixe
       interlingua concepts acts.h5 --layers 0,6,12 -k 600 --mixed
     """
     from ..analysis.concepts import (
+        MIXED,
         FrequencyFilter,
         default_concepts_path,
         discover_concepts,
     )
+    from ..core.outputs import atomic_output, check_output_dir, check_outputs
     from ..core.store import ActivationStore
     from ..registry import get_registry
     from ._common import console, make_progress, parse_plugin_params, print_table
@@ -115,9 +122,21 @@ def concepts(store: Path, layers: str | None, n_clusters: int, method: str, mixe
     with ActivationStore.open(store) as st:
         layer_list = _split(layers) or st.layers
         langs = _split(languages) or st.languages
-        n_runs = len(layer_list) * (1 if mixed else len(langs))
+        keys = [MIXED] if mixed else langs
+        n_runs = len(layer_list) * len(keys)
+        # Every refusal happens here, before any clustering.
+        _check_concept_file(out, store, layer_list, keys, overwrite)
+        conceptx = {}
+        if export_conceptx is not None:
+            check_output_dir(export_conceptx, [store, out])
+            conceptx = {(str(layer), key): export_conceptx / _conceptx_name(str(layer), key)
+                        for layer in layer_list for key in keys}
+            check_outputs(conceptx.values(), [store, out], overwrite=overwrite)
         start = [time.perf_counter()]
-        with make_progress() as progress:
+        # All or nothing: the runs go into a copy of the concept file that replaces it
+        # only when every run (and ConceptX file) is written.
+        with make_progress() as progress, \
+                atomic_output(out, inputs=[store], update=True) as tmp:
             task = progress.add_task("clustering", total=n_runs)
 
             def done(run: Any) -> None:
@@ -126,14 +145,14 @@ def concepts(store: Path, layers: str | None, n_clusters: int, method: str, mixe
                 rows.append((run.layer, run.key, int(run.rows.size),
                              len({(w, lang) for w, lang in zip(run.words, run.languages)}),
                              int(np.unique(run.labels).size), run.inertia, elapsed))
-                if export_conceptx is not None:
-                    name = f"clusters-{run.layer.replace('/', '_')}-{run.key}.txt"
-                    run.export_conceptx(export_conceptx / name)
                 progress.advance(task)
 
-            discover_concepts(st, layer_list, discoverer=template, languages=langs,
-                              mixed=mixed, freq_filter=freq, output=out, overwrite=overwrite,
-                              callback=done)
+            runs = discover_concepts(st, layer_list, discoverer=template, languages=langs,
+                                     mixed=mixed, freq_filter=freq, output=tmp,
+                                     overwrite=overwrite, callback=done)
+            for run in runs:
+                if conceptx:
+                    run.export_conceptx(conceptx[(run.layer, run.key)])
     print_table(f"concepts ({method}, K={n_clusters})",
                 ["layer", "language", "occurrences", "types", "concepts", "inertia", "seconds"],
                 rows)
@@ -142,9 +161,50 @@ def concepts(store: Path, layers: str | None, n_clusters: int, method: str, mixe
         console.print(f"wrote ConceptX files to {export_conceptx}")
 
 
+def _conceptx_name(layer: str, key: str) -> str:
+    return f"clusters-{layer.replace('/', '_')}-{key}.txt"
+
+
+def _check_concept_file(out: Path, store: Path, layers: list[str], keys: list[str],
+                        overwrite: bool) -> None:
+    """Pre-flight of ``concepts``: the concept file collects runs, so an existing one is
+    updated (runs of the same layer and language need ``overwrite``); it is never the
+    store, and any other existing file is refused, even with ``overwrite``."""
+    from ..analysis.concepts import list_runs
+    from ..core.errors import OutputError, StoreError
+    from ..core.outputs import check_outputs
+
+    check_outputs([out], [store], overwrite=True)
+    if not out.exists():
+        return
+    try:
+        existing = {(r["layer"], r["language"]) for r in list_runs(out)}
+    except StoreError:
+        raise OutputError(f"{out} exists and is not a concept file; refusing to replace it "
+                          "(choose another -o/--out)") from None
+    clash = [f"{layer}@{key}" for layer in layers for key in keys
+             if (str(layer), key) in existing]
+    if clash and not overwrite:
+        raise OutputError(f"{out} already holds concepts for {', '.join(clash)}; "
+                          "pass overwrite=True (--overwrite) to replace them")
+
+
 # -- shared output ----------------------------------------------------------------------
+def _check_results(metric: str, out: Path | None, plot: Path | None,
+                   write: dict[str, Any]) -> None:
+    """Pre-flight of :func:`_write_results` (before any concept file is read)."""
+    from ..core.outputs import check_outputs
+    from ._common import check_results
+
+    if out is not None:
+        check_results(out, metric, extra=[plot], **write)
+    else:
+        check_outputs([plot], write["inputs"], overwrite=write["overwrite"])
+
+
 def _write_results(results: dict[str, Any], metric: str, out: Path | None,
-                   plot: Path | None, title: str, extra_curves: dict | None = None) -> None:
+                   plot: Path | None, title: str, write: dict[str, Any],
+                   extra_curves: dict | None = None) -> None:
     from ..plotting import plot_layer_curves
     from ._common import console, write_outputs
 
@@ -155,7 +215,7 @@ def _write_results(results: dict[str, Any], metric: str, out: Path | None,
             for row in res.rows():
                 csv_rows.append({"run": name, **row})
         for path in write_outputs(out, payload if len(payload) > 1 else next(
-                iter(payload.values())), csv_rows, stem=metric):
+                iter(payload.values())), csv_rows, stem=metric, **write):
             console.print(f"wrote {path}")
     if plot is not None:
         first = next(iter(results.values()))
@@ -182,6 +242,7 @@ def _metric_options(func: Any) -> Any:
         click.option("--show-layer", help="Layer for --show (default: the last one)."),
         click.option("--names", help="Comma-separated curve names, one per concept file "
                      "(default: file names)."),
+        overwrite_option,
     ]
     for opt in reversed(opts):
         func = opt(func)
@@ -229,7 +290,7 @@ def calign(concept_files: tuple[Path, ...], source: str, target: str, dictionary
            dict_format: str, swap: bool, theta: float, nbest: int, min_types: int,
            max_size_diff: float, variant: str, target_layers: str | None, layers: str | None,
            out: Path | None, plot: Path | None, show: int, show_layer: str | None,
-           names: str | None) -> None:
+           names: str | None, overwrite: bool) -> None:
     """CALIGN (%) per layer: source concepts aligned to some target concept (seed 000 §2.2).
 
     CONCEPT_FILES are concept files written by `interlingua concepts` (or their
@@ -242,13 +303,15 @@ def calign(concept_files: tuple[Path, ...], source: str, target: str, dictionary
     from ..core.dictionary import Dictionary
     from ._common import print_table
 
+    cfiles = [_concept_file(path) for path in concept_files]
+    write = {"overwrite": overwrite, "inputs": [*concept_files, *cfiles, dictionary_path]}
+    _check_results("calign", out, plot, write)
     dictionary = Dictionary.read(dictionary_path, dict_format, swap=swap)
     params = {"theta": theta, "nbest": nbest, "min_types": min_types,
               "max_size_diff": max_size_diff, "variant": variant}
     results: dict[str, Any] = {}
     paths: dict[str, Path] = {}
-    for path, name in zip(concept_files, _run_names(concept_files, names)):
-        cfile = _concept_file(path)
+    for cfile, name in zip(cfiles, _run_names(concept_files, names)):
         results[name] = calign_layers(cfile, source, target, dictionary, _split(layers),
                                       target_layers=_split(target_layers), **params)
         paths[name] = cfile
@@ -256,10 +319,12 @@ def calign(concept_files: tuple[Path, ...], source: str, target: str, dictionary
         ("aligned", "n_aligned"), ("concepts", "n_source_concepts"),
         ("eligible", "n_eligible_source"), ("% of eligible", "percent_of_eligible"),
         ("pairs", "n_aligned_pairs")], print_table)
-    _write_results(results, "calign", out, plot, f"CALIGN {source}-{target}")
+    _write_results(results, "calign", out, plot, f"CALIGN {source}-{target}", write)
     if show:
         name = next(iter(results))
-        _show_calign(results[name], show, show_layer, source, target, paths[name])
+        from ._concept_tables import show_calign
+
+        show_calign(results[name], show, show_layer, source, target, paths[name])
 
 
 def _print_layer_table(title: str, what: str, results: dict[str, Any],
@@ -269,49 +334,6 @@ def _print_layer_table(title: str, what: str, results: dict[str, Any],
         for layer, r in res.results.items():
             rows.append((name, layer, r.value, *[r.details.get(key) for _, key in columns]))
     print_table(f"{title} {what}", ["run", "layer", "%", *[c for c, _ in columns]], rows)
-
-
-def _show_calign(res: Any, n: int, layer: str | None, source: str, target: str,
-                 path: Path) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
-    from ..analysis.concepts import load_concepts
-    from ._common import console
-
-    layer = layer or res.layers[-1]
-    if layer not in res.results:
-        raise InputError(f"--show-layer {layer!r} not among {res.layers}")
-    pairs = sorted(res.results[layer].details["pairs"],
-                   key=lambda p: (-p["ratio"], -p["source_types"], p["source"], p["target"]))
-    if not pairs:
-        console.print(f"no aligned concepts in layer {layer}")
-        return
-    s_layer, _, t_layer = layer.partition("->")
-    src = load_concepts(path, s_layer, source).concepts
-    tgt = load_concepts(path, t_layer or s_layer, target).concepts
-    table = Table(title=f"top aligned concepts, layer {layer} ({source} -> {target}); "
-                        "bold = matched by the dictionary",
-                  header_style="bold cyan", show_lines=True, title_justify="left")
-    table.add_column("pair", no_wrap=True)
-    table.add_column(f"{source} concept", overflow="fold")
-    table.add_column(f"{target} concept", overflow="fold")
-
-    def cell(words: set[str], matched: list[str], limit: int = 30) -> str:
-        rest = sorted(words - set(matched))
-        shown = [f"[bold]{escape(w)}[/bold]" for w in matched[:limit]]
-        shown += [f"[dim]{escape(w)}[/dim]" for w in rest[: max(limit - len(shown), 0)]]
-        more = len(words) - len(shown)
-        return ", ".join(shown) + (f" … (+{more})" if more > 0 else "")
-
-    for p in pairs[:n]:
-        src_matched = [w for w, _ in p["matches"]]
-        tgt_matched = list(dict.fromkeys(t for _, t in p["matches"]))
-        table.add_row(f"{p['source']} -> {p['target']}\n{p['ratio']:.0%} of "
-                      f"{p['source_types']} / {p['target_types']} types",
-                      cell(set(src[p["source"]].types), src_matched),
-                      cell(set(tgt[p["target"]].types), tgt_matched))
-    console.print(table)
 
 
 # -- colap --------------------------------------------------------------------------------
@@ -325,7 +347,7 @@ def _show_calign(res: Any, n: int, layer: str | None, source: str, target: str,
 @_metric_options
 def colap(concept_files: tuple[Path, ...], languages: str | None, theta: float,
           min_languages: int, layers: str | None, out: Path | None, plot: Path | None,
-          show: int, show_layer: str | None, names: str | None) -> None:
+          show: int, show_layer: str | None, names: str | None, overwrite: bool) -> None:
     """COLAP (%) per layer: mixed-data concepts shared by >= 2 languages (seed 000 §2.3).
 
     CONCEPT_FILES hold mixed-language runs (`interlingua concepts --mixed`).
@@ -336,9 +358,12 @@ def colap(concept_files: tuple[Path, ...], languages: str | None, theta: float,
     from ..analysis.concepts import colap_layers
     from ._common import print_table
 
+    cfiles = [_concept_file(path) for path in concept_files]
+    write = {"overwrite": overwrite, "inputs": [*concept_files, *cfiles]}
+    _check_results("colap", out, plot, write)
     results: dict[str, Any] = {}
-    for path, name in zip(concept_files, _run_names(concept_files, names)):
-        results[name] = colap_layers(_concept_file(path), _split(layers),
+    for cfile, name in zip(cfiles, _run_names(concept_files, names)):
+        results[name] = colap_layers(cfile, _split(layers),
                                      languages=_split(languages), theta=theta,
                                      min_languages=min_languages)
     _print_layer_table("COLAP (%)", "", results, [
@@ -354,106 +379,8 @@ def colap(concept_files: tuple[Path, ...], languages: str | None, theta: float,
     if len(results) == 1 and len(pair_names) > 1:
         extra = {p: [first.results[layer].details["pairs"][p]["percent"]
                      for layer in first.layers] for p in pair_names}
-    _write_results(results, "colap", out, plot, "COLAP", extra)
+    _write_results(results, "colap", out, plot, "COLAP", write, extra)
     if show:
-        _show_colap(first, show, show_layer, _concept_file(concept_files[0]))
+        from ._concept_tables import show_colap
 
-
-def _show_colap(res: Any, n: int, layer: str | None, path: Path) -> None:
-    from collections import Counter
-
-    from rich.markup import escape
-    from rich.table import Table
-
-    from ..analysis.concepts import load_concepts
-    from ._common import console
-
-    layer = layer or res.layers[-1]
-    if layer not in res.results:
-        raise InputError(f"--show-layer {layer!r} not among {res.layers}")
-    details = res.results[layer].details
-    langs = details["languages"]
-    flags = np.asarray(res.results[layer].per_unit, dtype=bool)
-    ids = [c for c, f in zip(details["concept_ids"], flags) if f]
-    # Most balanced first: the largest share of the second-largest language.
-    ids.sort(key=lambda c: (-sorted(details["shares"][str(c)].values())[-2], c))
-    run = load_concepts(path, layer, None)
-    table = Table(title=f"top overlapping concepts, layer {layer}", header_style="bold cyan",
-                  show_lines=True, title_justify="left")
-    table.add_column("concept", no_wrap=True)
-    for lang in langs:
-        table.add_column(lang, overflow="fold")
-    for cid in ids[:n]:
-        mask = run.labels == cid
-        cells = []
-        for lang in langs:
-            words = Counter(str(w) for w, lg in zip(run.words[mask], run.languages[mask])
-                            if lg == lang)
-            share = details["shares"][str(cid)][lang]
-            cells.append(f"[dim]{share:.0%}[/dim] " + ", ".join(
-                escape(w) for w, _ in words.most_common(20)))
-        table.add_row(str(cid), *cells)
-    if not ids:
-        console.print(f"no overlapping concepts in layer {layer}")
-    else:
-        console.print(table)
-
-
-# -- induce-dictionary ----------------------------------------------------------------------
-@click.command("induce-dictionary", context_settings={"show_default": True})
-@click.argument("inputs", nargs=-1, required=True,
-                type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-s", "--source", help="Source language (when INPUTS is one store).")
-@click.option("-t", "--target", help="Target language (when INPUTS is one store).")
-@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Output file (for --format moses: prefix of PREFIX.f2e / PREFIX.e2f).")
-@click.option("--format", "fmt", type=click.Choice(["arrow", "tsv", "moses"]), default="arrow",
-              help="arrow: 'src -> tgt: Probability = p, Count = c' (authors' script); "
-                   "tsv: src<TAB>tgt<TAB>p; moses: lex.f2e/lex.e2f.")
-@click.option("--backend", type=click.Choice(["eflomal", "ibm1"]), default="eflomal",
-              help="Word aligner.")
-@click.option("--symmetrization", default="grow-diag-final-and",
-              type=click.Choice(["grow-diag-final-and", "intersection", "union"]))
-@click.option("--iterations", type=int, default=10, help="EM iterations (ibm1).")
-@click.option("--nbest", type=int, default=None, help="Keep N translations per word (arrow).")
-@click.option("--reverse", is_flag=True, help="Write the target->source direction.")
-def induce_dictionary(inputs: tuple[Path, ...], source: str | None, target: str | None,
-                      out: Path, fmt: str, backend: str, symmetrization: str, iterations: int,
-                      nbest: int | None, reverse: bool) -> None:
-    """Induce a translation dictionary from parallel text (seed 000 §3.2): word
-    alignment, symmetrisation, lexical translation probabilities.
-
-    \b
-    INPUTS: one activation store (with --source/--target; sentences paired by pair_id)
-    or two line-aligned, whitespace-tokenised text files.
-      interlingua induce-dictionary acts.h5 -s de -t en -o lex.de-en.txt
-      interlingua induce-dictionary corpus.de corpus.en -o lex.de-en.txt --backend ibm1
-    """
-    from ..analysis.dictionary_induction import induce_from_files, induce_from_store
-    from ..core.store import ActivationStore
-    from ._common import console, print_table
-
-    options = {"backend": backend, "symmetrization": symmetrization, "iterations": iterations}
-    if len(inputs) == 1:
-        if not (source and target):
-            raise InputError("with one store as input, give --source and --target languages")
-        with ActivationStore.open(inputs[0]) as st:
-            table = induce_from_store(st, source, target, **options)
-    elif len(inputs) == 2:
-        table = induce_from_files(inputs[0], inputs[1], **options)
-    else:
-        raise InputError("give one activation store or two parallel text files")
-    if fmt == "arrow":
-        written = [table.write_arrow(out, reverse=reverse, nbest=nbest)]
-    elif fmt == "tsv":
-        written = [table.write_tsv(out, reverse=reverse)]
-    else:
-        written = list(table.write_moses(out))
-    d = table.dictionary(reverse=reverse)
-    print_table("lexical translation table", ["quantity", "value"], [
-        ("source words", len(d)), ("pairs", d.n_pairs),
-        ("links", int(sum(c for (s, t), c in table.counts.items()
-                          if "NULL" not in (s, t)))),
-        ("backend", backend), ("symmetrization", symmetrization)])
-    for path in written:
-        console.print(f"wrote {path}")
+        show_colap(first, show, show_layer, cfiles[0])

@@ -10,6 +10,12 @@ from pathlib import Path
 import click
 
 _STEPS = ("similarity", "word_translation", "concepts", "affective")
+#: Marks a directory written by the demo (which may then refresh its own files).
+MARKER = ".interlingua-demo"
+#: The files the demo writes into OUT (besides OUT/cache/ and the marker).
+DEMO_FILES = ("report.md", "results.json", "dictionary.txt", "concepts.h5", "similarity.png",
+              "sentence_retrieval.png", "word_translation.png", "calign.png", "colap.png",
+              "affective_probe.png", "affective_overlap.png", "mpo_performance.png")
 
 
 def _csv(text: str | None) -> list[str] | None:
@@ -19,7 +25,7 @@ def _csv(text: str | None) -> list[str] | None:
 
 
 @click.command("demo", context_settings={"show_default": True})
-@click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path),
+@click.option("-o", "--out", type=click.Path(path_type=Path),
               default=Path("interlingua-demo"),
               help="Report directory (report.md, results.json, PNGs; cached stores in "
                    "OUT/cache are reused by later runs).")
@@ -49,10 +55,14 @@ def _csv(text: str | None) -> list[str] | None:
 @click.option("--batch-size", type=click.IntRange(min=1), default=32)
 @click.option("--seed", type=int, default=0)
 @click.option("--quiet", is_flag=True, help="No progress or tables (the report is written).")
+@click.option("-f", "--overwrite", is_flag=True,
+              help="Also write into an existing non-empty directory not made by the demo "
+                   "(its files named like the demo's are replaced). A directory made by the "
+                   "demo is refreshed without it.")
 def demo(out: Path, quick: bool, model: str | None, data: Path | None, langs: str | None,
          pairs: int | None, layers: str | None, n_concepts: int | None,
          affective_languages: str | None, affective_words: int | None, steps: str,
-         batch_size: int, seed: int, quiet: bool) -> None:
+         batch_size: int, seed: int, quiet: bool, overwrite: bool) -> None:
     """Run every method on multilingual-e5-small over English–Spanish Bible verses.
 
     \b
@@ -61,7 +71,7 @@ def demo(out: Path, quick: bool, model: str | None, data: Path | None, langs: st
       similarity (ANC, CKA, SVCCA, PWCCA), sentence retrieval, Procrustes word translation
       (CSLS), CALIGN, COLAP, affective probes, neuron overlap (super exact test), MPO vs r.
     """
-    from ..analysis.demo import full_config, quick_config, run_demo
+    from ..analysis.demo import default_data_path, full_config, quick_config, run_demo
     from ._common import console
 
     overrides: dict = {"batch_size": batch_size, "seed": seed}
@@ -90,6 +100,8 @@ def demo(out: Path, quick: bool, model: str | None, data: Path | None, langs: st
         raise click.UsageError(f"unknown step(s) {', '.join(bad)}; choose from "
                                + ", ".join(_STEPS))
     cfg = (quick_config if quick else full_config)(**overrides)
+    prepare_demo_dir(out, [Path(cfg.data) if cfg.data else default_data_path()],
+                     overwrite=overwrite)
     start = time.perf_counter()
     results = run_demo(out, cfg, console=None if quiet else console, steps=chosen)
     held = sum(f["holds"] for f in results["findings"])
@@ -99,3 +111,36 @@ def demo(out: Path, quick: bool, model: str | None, data: Path | None, langs: st
         f"{held}/{len(results['findings'])} seed findings hold — "
         f"{time.perf_counter() - start:.0f} s"
     )
+
+
+def is_demo_dir(path: Path) -> bool:
+    """Whether ``path`` was written by the demo: it has the marker file, or (older
+    versions) both ``results.json`` and ``report.md``."""
+    return (path / MARKER).is_file() or (
+        (path / "results.json").is_file() and (path / "report.md").is_file())
+
+
+def prepare_demo_dir(out: Path, inputs: list[Path], *, overwrite: bool = False) -> None:
+    """Check the demo's report directory ``out`` before any work, then mark it.
+
+    The demo owns its directory: a missing or empty one, or one written by an earlier
+    demo run, is (re)used and the demo's own files in it are refreshed (atomically).
+    Refused: ``out`` that is a file or an input, a non-empty directory not made by the
+    demo (unless ``overwrite``), or an input (``--data``) among the demo's files.
+
+    Raises
+    ------
+    OutputError
+        One line saying why.
+    """
+    from ..core.errors import OutputError
+    from ..core.outputs import atomic_write_text, check_output_dir, check_outputs
+
+    check_output_dir(out, inputs)
+    if out.is_dir() and any(out.iterdir()) and not is_demo_dir(out) and not overwrite:
+        raise OutputError(
+            f"{out} is a non-empty directory not written by `interlingua demo`; choose "
+            "another -o/--out, or pass --overwrite to write the demo's files into it"
+        )
+    check_outputs([out / name for name in DEMO_FILES], inputs, overwrite=True)
+    atomic_write_text(out / MARKER, "written by `interlingua demo`\n", overwrite=True)

@@ -51,7 +51,12 @@ _FORMATS = ["auto", "text", "tokens", "tsv", "csv", "jsonl", "wic"]
               "words (e.g. 'passage: ' for e5 models).")
 @click.option("--revision", default=None, help="Hub revision (branch, tag or commit).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted extraction.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing store.")
+@click.option("--discard-damaged", is_flag=True,
+              help="With --resume: recompute a committed segment that fails its checksum "
+                   "(and all later ones) instead of refusing to resume.")
+@click.option("-f", "--overwrite", is_flag=True,
+              help="Replace an existing store, or start an interrupted one again (never the "
+                   "corpus; the old store is replaced only when the new one is complete).")
 @click.option("--trust-remote-code", is_flag=True,
               help="Allow Python code shipped with the checkpoint (off by default).")
 @click.option("--allow-pickle", is_flag=True,
@@ -61,8 +66,8 @@ def extract(model: str, corpus: Path, output: Path, lang: str | None, fmt: str, 
             extractor: str, layers: str | None, word_agg: str, sentence_pool: str, dtype: str,
             model_dtype: str, batch_size: int, max_batch_tokens: int, sort_window: int,
             max_length: int | None, device: str, prefix: str, revision: str | None,
-            resume: bool, overwrite: bool, trust_remote_code: bool, allow_pickle: bool,
-            quiet: bool) -> None:
+            resume: bool, discard_damaged: bool, overwrite: bool, trust_remote_code: bool,
+            allow_pickle: bool, quiet: bool) -> None:
     """Extract activations of MODEL over CORPUS into an HDF5 store.
 
     MODEL is a local model directory, a hub id, or builtin:multilingual-e5-small
@@ -72,6 +77,13 @@ def extract(model: str, corpus: Path, output: Path, lang: str | None, fmt: str, 
     from ..corpus import read_corpus
     from ..registry import get_extractor
 
+    if discard_damaged and not resume:
+        raise click.UsageError("--discard-damaged needs --resume")
+    from ..core.outputs import check_outputs
+
+    # Before reading anything: the corpus is never the store, and an existing store
+    # needs --overwrite (or --resume, checked by the extractor).
+    check_outputs([output], [corpus], overwrite=overwrite or resume)
     data = read_corpus(corpus, format=fmt, lang=lang, empty=empty)
     if data.n_skipped:
         err_console.print(f"[yellow]skipped {data.n_skipped} empty line(s)/cell(s)[/yellow]")
@@ -103,8 +115,16 @@ def extract(model: str, corpus: Path, output: Path, lang: str | None, fmt: str, 
     with warnings.catch_warnings():
         # Truncation warnings are shown below from the store's counts.
         warnings.simplefilter("ignore", UserWarning)
-        path = ex.extract(data, output, resume=resume, overwrite=overwrite)
+        try:
+            more = {"discard_damaged": True} if discard_damaged else {}
+            path = ex.extract(data, output, resume=resume, overwrite=overwrite, **more)
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(_interrupted(output)) from None
     run = getattr(ex, "last_run_", {})
+    discarded = run.get("discarded_segments") or []
+    if discarded:
+        err_console.print(f"[yellow]discarded {len(discarded)} damaged or later segment(s) "
+                          f"from {Path(discarded[0]).name} on; they were recomputed[/yellow]")
     if run.get("note") == "already complete":
         console.print(f"{path} is already complete; nothing to resume")
         return
@@ -140,3 +160,12 @@ def extract(model: str, corpus: Path, output: Path, lang: str | None, fmt: str, 
     if n_targets:
         err_console.print(f"[yellow]warning:[/yellow] {n_targets} flagged target word(s) were "
                           "truncated away (their sentences have no target)")
+
+
+def _interrupted(output: Path) -> str:
+    """What Ctrl-C during an extraction left behind, and how to continue."""
+    from ..core.store_writer import partial_dir
+
+    if partial_dir(output).is_dir():
+        return "interrupted; committed batches are kept: rerun with --resume to continue"
+    return "interrupted before anything was written; rerun the same command to start again"

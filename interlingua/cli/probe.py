@@ -7,14 +7,12 @@
 * ``superexact SETS.json --background 768`` runs the super exact test on all
   intersections of the sets; table of pairs and highest-degree intersections, JSON,
   CSV and a pairwise fold-enrichment heat map.
-* ``overlap PROBE.json [PROBE2.json ...]`` takes the top-k neurons per language of
-  one or more probe results (e.g. two models × two variables) → super exact test,
-  MPO (eq. 2) and the mixed model of performance on MPO (§7).
+* ``overlap`` (:mod:`interlingua.cli.overlap`) compares the top-k neuron sets of
+  probe results.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -22,12 +20,28 @@ from typing import Any
 import click
 
 from ..core.errors import FormatError, InputError
+from ._common import overwrite_option
 
 
 def _split(text: str | None) -> list[str] | None:
     if text is None or not text.strip():
         return None
     return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _is_builtin_norms(name: str) -> bool:
+    return name.lower() in ("warriner", "wk") or name.lower().startswith("labmt:")
+
+
+def _norm_paths(specs: tuple[str | None, ...]) -> list[Path]:
+    """The files named by ``[LANG=](PATH | warriner | labmt:LANG)`` specs."""
+    paths = []
+    for spec in specs:
+        if spec:
+            rest = spec.partition("=")[2] if "=" in spec else spec
+            if not _is_builtin_norms(rest.strip()):
+                paths.append(Path(rest.strip()))
+    return paths
 
 
 def _load_norm_spec(spec: str, word_column: str, lang_column: str | None,
@@ -39,7 +53,7 @@ def _load_norm_spec(spec: str, word_column: str, lang_column: str | None,
     if not sep:
         lang, rest = None, spec
     rest = rest.strip()
-    if rest.lower() in ("warriner", "wk") or rest.lower().startswith("labmt:"):
+    if _is_builtin_norms(rest):
         return lang, builtin_norms(rest, normalize=normalize)
     return lang, load_norms(rest, word_column=word_column,
                             lang_column=None if lang else lang_column, normalize=normalize)
@@ -76,11 +90,12 @@ def _load_norm_spec(spec: str, word_column: str, lang_column: str | None,
 @click.option("-o", "--out", type=click.Path(path_type=Path), default=None,
               help="Output directory or .json file (default: probe-TARGET/ beside the store).")
 @click.option("--no-plot", is_flag=True, help="Do not write the layer-curve PNG.")
+@overwrite_option
 def probe(store: Path, norm_specs: tuple[str, ...], target: str, word_column: str,
           lang_column: str | None, no_normalize: bool, languages: str | None,
           layers: str | None, backend: str, paper: bool, params: tuple[str, ...],
           split: str, missing: str, top_k: int, best_layer: str | None, seed: int,
-          out: Path | None, no_plot: bool) -> None:
+          out: Path | None, no_plot: bool, overwrite: bool) -> None:
     """Layer-wise affective probes on a word-in-context store (seed 003 §4–5).
 
     \b
@@ -90,8 +105,18 @@ def probe(store: Path, norm_specs: tuple[str, ...], target: str, word_column: st
     """
     from ..analysis.affective import probe_store
     from ..plugins.affective_probe import AffectiveProbe
-    from ._common import console, err_console, parse_plugin_params, print_table, write_outputs
+    from ._common import (
+        check_results,
+        console,
+        err_console,
+        parse_plugin_params,
+        print_table,
+        write_outputs,
+    )
 
+    out = out or store.with_name(f"{store.stem}.probe-{target}")
+    write = {"overwrite": overwrite, "inputs": [store, *_norm_paths(norm_specs)]}
+    check_results(out, "probe", with_png=not no_plot, **write)  # before any training
     probe_params: dict[str, Any] = {"backend": backend, "seed": seed, "top_k": top_k}
     if paper:
         probe_params.update(backend="neurox", learning_rate=1e-5, epochs=500,
@@ -129,11 +154,10 @@ def probe(store: Path, norm_specs: tuple[str, ...], target: str, word_column: st
     sets = result.top_sets(chosen, top_k)
     data = result.to_dict()
     data["top_sets"] = {"layer": chosen, "k": top_k, "sets": sets}
-    out = out or store.with_name(f"{store.stem}.probe-{target}")
     csv_rows = [{"language": lang, "layer": layer, "r": result.scores[lang][i],
                  "n_rows": result.n_rows[lang]}
                 for lang in result.languages for i, layer in enumerate(result.layers)]
-    written = write_outputs(out, data, csv_rows, stem="probe")
+    written = write_outputs(out, data, csv_rows, stem="probe", **write)
     if not no_plot:
         png = written[0].with_suffix(".png")
         result.plot(png, title=f"{target} ({result.meta.get('model') or store.name})")
@@ -224,8 +248,9 @@ def _heatmap(details: dict[str, Any], path: Path, title: str) -> Path:
 @click.option("-o", "--out", type=click.Path(path_type=Path), default=None,
               help="Output directory or .json file (default: SETS.superexact/).")
 @click.option("--no-plot", is_flag=True, help="Do not write the pairwise FE heat map.")
+@overwrite_option
 def superexact(sets_file: Path, background: int | None, max_degree: int | None, top: int,
-               out: Path | None, no_plot: bool) -> None:
+               out: Path | None, no_plot: bool, overwrite: bool) -> None:
     """Super exact test of all intersections of the sets in SETS.json (seed 003 §4.3.4).
 
     SETS.json maps set names to lists of integer ids in [0, N), e.g. the top-100
@@ -233,156 +258,20 @@ def superexact(sets_file: Path, background: int | None, max_degree: int | None, 
     (from `interlingua probe`) works too.
     """
     from ..plugins.superexact import SuperExact
-    from ._common import console, write_outputs
+    from ._common import check_results, console, write_outputs
 
+    out = out or sets_file.with_name(f"{sets_file.stem}.superexact")
+    write = {"overwrite": overwrite, "inputs": [sets_file]}
+    check_results(out, "superexact", with_png=not no_plot, **write)
     sets, file_background = _read_sets_file(sets_file)
     background = background or file_background
     if background is None:
         raise InputError("give --background N (the number of neurons / elements)")
     result = SuperExact(max_degree=max_degree)(sets, background=background)
     _superexact_tables(result.details, top, sets_file.stem)
-    out = out or sets_file.with_name(f"{sets_file.stem}.superexact")
     csv_rows = [{**r, "sets": "&".join(r["sets"])} for r in result.details["intersections"]]
-    written = write_outputs(out, result.to_dict(), csv_rows, stem="superexact")
+    written = write_outputs(out, result.to_dict(), csv_rows, stem="superexact", **write)
     if not no_plot:
         written.append(_heatmap(result.details, written[0].with_suffix(".png"),
                                 f"pairwise fold enrichment (N={background})"))
     console.print("wrote " + ", ".join(str(p) for p in written))
-
-
-# -- overlap -----------------------------------------------------------------------------
-@click.command("overlap", context_settings={"show_default": True})
-@click.argument("probe_files", nargs=-1, required=True, metavar="PROBE.json...",
-                type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--layer", "layers", multiple=True,
-              help="Layer per probe file (one value = all files; default: each best layer).")
-@click.option("--top-k", type=int, default=100, help="Neurons per language set.")
-@click.option("--top", type=int, default=10, help="Rows shown per intersection table.")
-@click.option("--unseen", "unseen_store", default=None, metavar="STORE.h5",
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Word-in-context store of a held-out language: test the shared neurons "
-                   "there (seed 003 §6).")
-@click.option("--unseen-lang", default=None, help="Language of --unseen (default: its only one).")
-@click.option("--unseen-norms", default=None, metavar="PATH|warriner|labmt:LANG",
-              help="Norms of the held-out language (columns named like the probe targets).")
-@click.option("--unseen-min-sets", type=int, default=None,
-              help="Test neurons in at least this many language sets (default: the "
-                   "highest-degree non-empty intersections).")
-@click.option("--random-neurons", type=int, default=100,
-              help="Random neurons of the same layer averaged as the baseline.")
-@click.option("--missing", type=click.Choice(["error", "drop"]), default="error",
-              help="Held-out words without a rating: stop, or drop and report.")
-@click.option("--seed", type=int, default=0, help="Seed of the random baseline.")
-@click.option("-o", "--out", type=click.Path(path_type=Path), default=Path("overlap"),
-              help="Output directory or .json file.")
-@click.option("--no-plot", is_flag=True, help="Do not write heat maps.")
-def overlap(probe_files: tuple[Path, ...], layers: tuple[str, ...], top_k: int, top: int,
-            unseen_store: Path | None, unseen_lang: str | None, unseen_norms: str | None,
-            unseen_min_sets: int | None, random_neurons: int, missing: str, seed: int,
-            out: Path, no_plot: bool) -> None:
-    """Cross-lingual neuron overlap of probe results (seed 003 §5, §7).
-
-    Top-k neurons per language → super exact test (FE, p of every intersection),
-    MPO per language (eq. 2), and, over all files (e.g. two models × valence and
-    arousal), the mixed model performance ~ MPO with a random intercept for language
-    and uncorrelated random intercepts and slopes for model and variable.
-    """
-    from ..analysis.affective import LayerwiseProbe, overlap_analysis
-    from ._common import console, print_table, write_outputs
-
-    if unseen_store is not None and unseen_norms is None:
-        raise InputError("--unseen needs --unseen-norms (ratings of the held-out language)")
-
-    probes = []
-    for path in probe_files:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise FormatError(f"{path}: not a JSON file ({exc})") from None
-        probes.append(LayerwiseProbe.from_dict(data))
-    if len(layers) == 1:
-        per_file: list[str | None] = [layers[0]] * len(probes)
-    elif layers:
-        if len(layers) != len(probes):
-            raise InputError(f"give one --layer, or one per probe file ({len(probes)})")
-        per_file = list(layers)
-    else:
-        per_file = [None] * len(probes)
-    result = overlap_analysis(probes, k=top_k, layers=per_file)
-    written_png = []
-    for run in result["runs"]:
-        title = f"{run['label']} (layer {run['layer']}, top {top_k} of {run['background']})"
-        if "superexact" not in run:
-            console.print(f"{title}: {run['note']}")
-            continue
-        _superexact_tables(run["superexact"], top, title)
-        if not no_plot:
-            base = out if out.suffix.lower() != ".json" else out.parent
-            name = f"overlap-{run['label']}".replace(":", "-").replace("/", "_") + ".png"
-            written_png.append(_heatmap(run["superexact"], Path(base) / name,
-                                        f"{run['label']}: pairwise fold enrichment"))
-    records = result["records"]
-    if records:
-        print_table("performance and mean pairwise overlap (MPO, eq. 2)",
-                    ["run", "language", "layer", "Pearson r", "MPO"],
-                    [(r["run"], r["language"], r["layer"], r["performance"], r["mpo"])
-                     for r in records])
-    mm = result.get("mixed_model")
-    if mm:
-        print_table(
-            "mixed model: performance ~ MPO + (1|language) + (1|model) + (0+MPO|model) "
-            "+ (1|variable) + (0+MPO|variable)",
-            ["B", "SE", "z", "p", "Pearson r", "Pearson p", "n", "languages"],
-            [(mm["slope"], mm["se"], mm["z"], mm["pvalue"], mm["pearson_r"],
-              mm["pearson_p"], mm["n"], mm["n_languages"])],
-        )
-        for note in mm.get("notes", []):
-            console.print(f"[yellow]note:[/yellow] {note}")
-    elif "mixed_model_note" in result:
-        console.print(f"[yellow]{result['mixed_model_note']}[/yellow]")
-    if unseen_store is not None:
-        result["unseen"] = _unseen(result, unseen_store, unseen_lang, unseen_norms,
-                                   unseen_min_sets, random_neurons, missing, seed)
-    written = write_outputs(out, result, records, stem="overlap")
-    console.print("wrote " + ", ".join(str(p) for p in [*written, *written_png]))
-
-
-def _unseen(result: dict[str, Any], store_path: Path, lang: str | None, norms_spec: str | None,
-            min_sets: int | None, n_random: int, missing: str, seed: int) -> list[dict]:
-    """Seed 003 §6 for every overlap run: shared neurons tested in the unseen language."""
-    from ..analysis.affective import shared_neurons, unseen_language_from_store
-    from ..core.store import ActivationStore
-    from ._common import print_table
-
-    if norms_spec is None:
-        raise InputError("--unseen needs --unseen-norms (ratings of the held-out language)")
-    _, norms = _load_norm_spec(norms_spec, "word", None, True)
-    out = []
-    with ActivationStore.open(store_path) as st:
-        if lang is None:
-            if len(st.languages) != 1:
-                raise InputError(f"{store_path} has languages {st.languages}; "
-                                 "choose one with --unseen-lang")
-            lang = st.languages[0]
-        for run in result["runs"]:
-            if len(run["sets"]) < 2:
-                continue
-            chosen = shared_neurons(run["sets"], min_sets)
-            if not chosen:
-                continue
-            test = unseen_language_from_store(
-                st, norms, run["variable"], lang, run["layer"], list(chosen),
-                n_random=n_random, seed=seed, missing=missing,
-            )
-            base = test.baseline
-            rows = [(str(r["neuron"]), len(chosen[r["neuron"]]), r["beta"], r["t"], r["p"],
-                     base["beta"], base["t"], base["p"]) for r in test.neurons]
-            print_table(
-                f"{run['label']} (layer {run['layer']}) in unseen language {lang!r}: "
-                f"single neurons vs mean of {base['n']} random neurons",
-                ["neuron", "languages", "B", "t", "p", "B_b", "t_b", "p_b"], rows,
-            )
-            out.append({"run": run["label"], "language": lang, "layer": run["layer"],
-                        "members": {str(k): v for k, v in chosen.items()},
-                        **test.to_dict()})
-    return out

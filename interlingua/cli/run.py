@@ -9,15 +9,17 @@ import click
 import numpy as np
 
 from ..core.errors import InputError
+from ..core.outputs import atomic_output, check_outputs
 from ._common import (
     console,
     format_value,
+    overwrite_option,
     parse_json_values,
     parse_plugin_params,
     print_table,
     write_json,
 )
-from ._inputs import load_inputs
+from ._inputs import input_paths, load_inputs
 
 
 def _split_target(target: str) -> tuple[str, str]:
@@ -38,8 +40,10 @@ def _split_target(target: str) -> tuple[str, str]:
               help="Write the result as JSON (store path for extractors).")
 @click.option("--save-transformed", type=click.Path(dir_okay=False, path_type=Path),
               help="Aligners: save transform(X) as .npy.")
+@overwrite_option
 def run(target: str, inputs: tuple[str, ...], params: tuple[str, ...],
-        call_args: tuple[str, ...], out: Path | None, save_transformed: Path | None) -> None:
+        call_args: tuple[str, ...], out: Path | None, save_transformed: Path | None,
+        overwrite: bool) -> None:
     """Run plugin TARGET (``metric:cka``, ``aligner:procrustes``, ``discoverer:kmeans``,
     ``extractor:hf``; a bare name means a metric) on INPUTS.
 
@@ -56,17 +60,29 @@ def run(target: str, inputs: tuple[str, ...], params: tuple[str, ...],
     info = registry.info(kind, name)
     plugin = registry.create(kind, name, **parse_plugin_params(info.factory, params))
     kwargs = parse_json_values(call_args)
+    # Outputs are checked before any input is read: an existing file needs --overwrite,
+    # and an input is never written.
+    write: dict[str, Any] = {"overwrite": overwrite, "inputs": input_paths(inputs)}
+    if kind == "extractor":
+        check_outputs([out], write["inputs"],
+                      overwrite=overwrite or bool(kwargs.get("resume")))
+        if overwrite:
+            kwargs.setdefault("overwrite", True)
+    else:
+        check_outputs([out, save_transformed if kind == "aligner" else None],
+                      write["inputs"], overwrite=overwrite)
     if kind == "metric":
-        _run_metric(plugin, list(inputs), kwargs, out)
+        _run_metric(plugin, list(inputs), kwargs, out, write)
     elif kind == "aligner":
-        _run_aligner(plugin, list(inputs), out, save_transformed)
+        _run_aligner(plugin, list(inputs), out, save_transformed, write)
     elif kind == "discoverer":
-        _run_discoverer(plugin, list(inputs), out)
+        _run_discoverer(plugin, list(inputs), out, write)
     else:
         _run_extractor(plugin, list(inputs), kwargs, out)
 
 
-def _run_metric(metric: Any, inputs: list[str], kwargs: dict[str, Any], out: Path | None) -> None:
+def _run_metric(metric: Any, inputs: list[str], kwargs: dict[str, Any], out: Path | None,
+                write: dict[str, Any]) -> None:
     values = load_inputs(metric.input_types(), inputs)
     result = metric(*values, **kwargs)
     rows: list[tuple[str, Any]] = [("value", result.value)]
@@ -84,13 +100,16 @@ def _run_metric(metric: Any, inputs: list[str], kwargs: dict[str, Any], out: Pat
             rows.append((key, value))
     params = ", ".join(f"{k}={v!r}" for k, v in result.params.items())
     print_table(f"{result.metric}({params})", ["quantity", "value"], rows)
+    from ._messages import warn_nonfinite
+
+    warn_nonfinite(metric, {"": result})
     if out:
-        write_json(out, result.to_dict())
+        write_json(out, result.to_dict(), **write)
         console.print(f"wrote {out}")
 
 
 def _run_aligner(aligner: Any, inputs: list[str], out: Path | None,
-                 save_transformed: Path | None) -> None:
+                 save_transformed: Path | None, write: dict[str, Any]) -> None:
     X, Y = load_inputs(("matrix", "matrix"), inputs)
     mapped = aligner.fit(X, Y).transform(X)
     if mapped.shape != Y.shape:
@@ -114,14 +133,17 @@ def _run_aligner(aligner: Any, inputs: list[str], out: Path | None,
     print_table(f"aligner {aligner.name}", ["quantity", "value"],
                 [(k, v) for k, v in summary.items() if k != "fitted"])
     if save_transformed:
-        np.save(save_transformed, mapped)
+        with atomic_output(save_transformed, **write) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, mapped)  # a file object: no ".npy" appended to the name
         console.print(f"wrote {save_transformed}")
     if out:
-        write_json(out, {"aligner": aligner.name, "params": aligner.get_params(), **summary})
+        write_json(out, {"aligner": aligner.name, "params": aligner.get_params(), **summary},
+                   **write)
         console.print(f"wrote {out}")
 
 
-def _run_discoverer(discoverer: Any, inputs: list[str], out: Path | None) -> None:
+def _run_discoverer(discoverer: Any, inputs: list[str], out: Path | None,
+                    write: dict[str, Any]) -> None:
     (X,) = load_inputs(("matrix",), inputs)
     labels = np.asarray(discoverer.fit_predict(X))
     ids, counts = np.unique(labels, return_counts=True)
@@ -131,7 +153,7 @@ def _run_discoverer(discoverer: Any, inputs: list[str], out: Path | None) -> Non
     ])
     if out:
         write_json(out, {"discoverer": discoverer.name, "params": discoverer.get_params(),
-                         "labels": labels.tolist()})
+                         "labels": labels.tolist()}, **write)
         console.print(f"wrote {out}")
 
 

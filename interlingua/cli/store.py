@@ -8,28 +8,41 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from ._common import console, format_value, make_table
+from ._common import console, format_value, make_table, overwrite_option
 
 
 @click.command()
 @click.argument("store", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
-def info(store: Path, as_json: bool) -> None:
+@click.option("--verify", is_flag=True,
+              help="Recompute the store's checksums (every dataset; the committed segments "
+                   "of an unfinished store) and fail if any differs.")
+def info(store: Path, as_json: bool, verify: bool) -> None:
     """Describe an activation store: model, layers, dims, languages, completeness."""
+    from ..core.locking import lock_holder
     from ..core.store import ActivationStore
     from ..core.store_writer import partial_dir, partial_info
 
+    if verify:
+        _verify(store, as_json)
+        return
     if not store.exists() and partial_dir(store).is_dir():
         data = partial_info(store)
+        holder = lock_holder(store)
         if as_json:
-            click.echo(json.dumps(data, indent=2, default=str))
+            click.echo(json.dumps({**data, "writer": holder}, indent=2, default=str))
             return
+        if holder is not None:
+            state = (f"[bold yellow]BEING WRITTEN[/bold yellow] by process "
+                     f"{holder.get('pid', '?')}: {data['n_sentences']} sentences committed so far")
+        else:
+            state = ("[bold red]INCOMPLETE[/bold red]: the extraction was interrupted after "
+                     f"{data['n_sentences']} sentences")
         console.print(
-            f"[bold]{escape(str(store))}[/bold] — [bold red]INCOMPLETE[/bold red]: the "
-            f"extraction was interrupted after {data['n_sentences']} sentences "
+            f"[bold]{escape(str(store))}[/bold] — {state} "
             f"({data['n_words']} words, {data['segments']} committed segments in "
-            f"{escape(data['partial_dir'])}); "
-            "run the same extraction with --resume to finish it"
+            f"{escape(data['partial_dir'])})"
+            + ("" if holder else "; run the same extraction with --resume to finish it")
         )
         rows = [(k, format_value(data[k])) for k in ("model", "extractor", "dtype", "created")]
         console.print(make_table(None, ["attribute", "value"], rows, text_columns=2))
@@ -47,7 +60,8 @@ def info(store: Path, as_json: bool) -> None:
     keys = ["model", "model_revision", "extractor", "word_aggregation", "sentence_pooling",
             "dtype", "created", "finished", "interlingua_version", "n_sentences", "n_words",
             "n_pair_ids", "n_targets", "size_bytes"]
-    skip = {"path", "languages", "layers", "complete", "progress", "format", "format_version"}
+    skip = {"path", "languages", "layers", "complete", "progress", "format", "format_version",
+            "fingerprint"}
     extra = [k for k in data if k not in keys and k not in skip]
     rows = [(k, format_value(data[k])) for k in keys + extra if k in data and data[k] != ""]
     console.print(make_table(None, ["attribute", "value"], rows, text_columns=2))
@@ -65,6 +79,28 @@ def info(store: Path, as_json: bool) -> None:
                              layer_rows))
 
 
+def _verify(store: Path, as_json: bool) -> None:
+    """``info --verify``: recompute checksums; a mismatch is an error naming the data."""
+    from ..core.checksums import scan_segments, verify_store
+    from ..core.errors import StoreError
+    from ..core.store_writer import partial_dir, read_manifest
+
+    if not store.exists() and partial_dir(store).is_dir():
+        if read_manifest(store).get("checksums") is None:
+            raise StoreError(f"{store} (unfinished) carries no checksums; its integrity "
+                             "cannot be verified")
+        good, problem, _ = scan_segments(partial_dir(store), verify=True)
+        if problem is not None:
+            raise problem
+        n, what = len(good), "committed segments (the store is unfinished)"
+    else:
+        n, what = verify_store(store), "datasets and the root attributes"
+    if as_json:
+        click.echo(json.dumps({"path": str(store), "verified": True, "count": n}))
+    else:
+        console.print(f"{escape(str(store))}: verified {n} {what}")
+
+
 @click.command("import-neurox")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
@@ -74,12 +110,15 @@ def info(store: Path, as_json: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["auto", "hdf5", "json"]), default="auto",
               help="NeuroX file type (auto: by extension).")
 @click.option("--dtype", type=click.Choice(["float32", "float16"]), default="float32")
-@click.option("--overwrite", is_flag=True, help="Replace an existing output store.")
+@click.option("-f", "--overwrite", is_flag=True,
+              help="Replace an existing output store (never the NeuroX file itself).")
 def import_neurox(source: Path, output: Path, lang: str, model: str, fmt: str, dtype: str,
                   overwrite: bool) -> None:
     """Convert a NeuroX activation file (HDF5 or JSONL) into an interlingua store."""
     from ..core import neurox_io
+    from ..core.outputs import check_outputs
 
+    check_outputs([output], [source], overwrite=overwrite)
     if fmt == "auto":
         fmt = "json" if source.suffix.lower() in (".json", ".jsonl") else "hdf5"
     convert = neurox_io.import_neurox_json if fmt == "json" else neurox_io.import_neurox_hdf5
@@ -92,10 +131,14 @@ def import_neurox(source: Path, output: Path, lang: str, model: str, fmt: str, d
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="NeuroX file to write (.hdf5 or .json).")
 @click.option("--layers", default=None, help="Comma-separated layers (default: all).")
-def export_neurox(store: Path, output: Path, layers: str | None) -> None:
+@overwrite_option
+def export_neurox(store: Path, output: Path, layers: str | None, overwrite: bool) -> None:
     """Write a store's word-level activations in NeuroX's HDF5 or JSONL format."""
     from ..core import neurox_io
+    from ..core.outputs import check_outputs
     from ..core.store import ActivationStore
+
+    check_outputs([output], [store], overwrite=overwrite)
 
     names = [x.strip() for x in layers.split(",")] if layers else None
     with ActivationStore.open(store) as st:

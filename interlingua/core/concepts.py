@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .errors import FormatError, InputError
+from .outputs import atomic_write_text
 
 FORMAT = "interlingua-concepts"
 
@@ -186,7 +187,7 @@ class Concepts(Mapping[int, Concept]):
 
     def save(self, path: str | Path) -> None:
         """Write as JSON (format ``interlingua-concepts``)."""
-        Path(path).write_text(json.dumps(self.to_dict()), encoding="utf-8")
+        atomic_write_text(path, json.dumps(self.to_dict()), overwrite=True)
 
     @classmethod
     def read(cls, path: str | Path) -> Concepts:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .errors import FormatError, InputError
+from .outputs import atomic_write_text
 from .textio import iter_lines
 
 FORMATS = ("moses", "moses-arrow", "muse", "tsv")
@@ -166,7 +167,7 @@ class Dictionary:
                 lines.append(f"{src} {tgt}")
             else:
                 raise InputError(f"cannot write dictionary format {format!r}")
-        Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        atomic_write_text(path, "\n".join(lines) + "\n", overwrite=True)
 
 
 def _detect(line: str, where: str) -> str:

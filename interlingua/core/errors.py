@@ -20,6 +20,11 @@ class StoreError(InterlinguaError):
     """An activation store is missing, corrupt, foreign, incomplete or misused."""
 
 
+class OutputError(InterlinguaError):
+    """An output path is refused: it exists (without overwrite), it is one of the
+    command's inputs, or it cannot be a file (see :mod:`interlingua.core.outputs`)."""
+
+
 class FormatError(InterlinguaError, ValueError):
     """A text file (dictionary, corpus, norms) is malformed; the message names the line."""
 

@@ -9,13 +9,13 @@ attributes end with ``_`` (scikit-learn conventions).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from .errors import InputError, NotFittedError
+from .errors import InputError, NotFittedError, PluginError
 from .params import Configurable
 from .result import MetricResult
 from .validation import check_matrix, check_paired
@@ -63,6 +63,28 @@ class Accumulator:
 
     def result(self) -> MetricResult:  # pragma: no cover
         raise NotImplementedError
+
+
+def plugin_label(plugin: Any) -> str:
+    """``"metric plugin 'cka' (provider interlingua)"``: how messages name a plugin.
+
+    Parameters
+    ----------
+    plugin : Plugin or type
+        A plugin instance (or class). The provider is the distribution that registered
+        it when the instance came from the registry, else the module of its class.
+
+    Returns
+    -------
+    str
+        Kind, name and provider, for one-line messages.
+    """
+    cls = plugin if isinstance(plugin, type) else type(plugin)
+    kind = getattr(cls, "kind", "") or "plugin"
+    name = getattr(plugin, "name", "") or cls.__name__
+    provider = getattr(plugin, "_registry_provider", None)
+    origin = f"provider {provider}" if provider else f"class {cls.__module__}.{cls.__qualname__}"
+    return f"{kind} plugin {name!r} ({origin})"
 
 
 class Plugin(Configurable):
@@ -127,11 +149,28 @@ class Metric(Plugin):
             result = self.compute(X, Y, **kwargs)
         else:
             result = self.compute(*inputs, **kwargs)
-        if not isinstance(result, MetricResult):
-            result = MetricResult(value=float(result))
+        result = self._as_result(result, "compute()")
         result.metric = result.metric or self.name
         result.params = {**self.get_params(), **result.params}
         return result
+
+    def _as_result(self, result: Any, where: str) -> MetricResult:
+        """``result`` as a :class:`MetricResult`; a number (anything ``float()`` takes,
+        e.g. a numpy or torch scalar, but not text or a container) is wrapped, anything
+        else is a :class:`PluginError` naming the plugin and its provider."""
+        if isinstance(result, MetricResult):
+            return result
+        container = isinstance(result, (str, bytes, Mapping, list, tuple, set, frozenset))
+        if result is not None and not container and getattr(result, "ndim", 0) == 0:
+            try:
+                return MetricResult(value=float(result))
+            except (TypeError, ValueError):
+                pass
+        got = "None" if result is None else type(result).__name__
+        raise PluginError(
+            f"{plugin_label(self)} returned {got} from {where}; expected MetricResult or "
+            "float (a bug in the plugin: report it to its provider)"
+        )
 
     def compute(self, *inputs: Any, **kwargs: Any) -> MetricResult:
         """Compute the metric on validated inputs (paired: float64 ``X``, ``Y``)."""
@@ -153,7 +192,7 @@ class Metric(Plugin):
         for x, y in chunks:
             x, y = check_paired(x, y, min_rows=1, same_dim=self.same_dim)
             acc.update(x, y)
-        result = acc.result()
+        result = self._as_result(acc.result(), "accumulator().result()")
         result.metric = result.metric or self.name
         result.params = {**self.get_params(), **result.params}
         return result

@@ -26,6 +26,8 @@ import h5py
 import numpy as np
 
 from .errors import FormatError, InputError, StoreError
+from .h5files import open_hdf5
+from .outputs import atomic_output, check_outputs
 from .store import ActivationStore, SentenceRecord, layer_sort_key
 from .textio import iter_lines
 
@@ -43,10 +45,26 @@ def _batched(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
+def _check_shape(source: Path, index: int, acts: np.ndarray, first: np.ndarray) -> None:
+    """Every sentence of a NeuroX file needs the layers and width of the first one."""
+    if acts.shape[0] != first.shape[0]:
+        raise FormatError(
+            f"{source}: sentence {index} has activations for {acts.shape[0]} layer(s), but "
+            f"sentence 0 has {first.shape[0]}; every sentence needs the same layers "
+            "(was the file written by two different extractions?)"
+        )
+    if acts.shape[2] != first.shape[2]:
+        raise FormatError(
+            f"{source}: sentence {index} has {acts.shape[2]}-dimensional activations, but "
+            f"sentence 0 has {first.shape[2]}; every sentence needs the same width"
+        )
+
+
 def _write_store(
     sentences: Iterator[tuple[list[str], np.ndarray]],
     output: str | os.PathLike,
     *,
+    source: Path,
     lang: str,
     model: str,
     extractor: str,
@@ -54,17 +72,26 @@ def _write_store(
     overwrite: bool,
     batch_sentences: int = 256,
 ) -> Path:
+    # The source is never the output (an import over its own NeuroX file would
+    # replace it); existence is checked by the store writer.
+    check_outputs([output], [source], overwrite=True)
     store = ActivationStore.create(
         output, model=model, extractor=extractor, dtype=dtype, overwrite=overwrite,
         word_aggregation="neurox", attrs={"imported_from": "neurox"},
     )
     n_layers = None
+    first: np.ndarray | None = None
+    seen = 0
     try:
         for batch in _batched(sentences, batch_sentences):
             records = [SentenceRecord(words=words, lang=lang) for words, _ in batch]
             acts = [a for _, a in batch]
-            if n_layers is None:
-                n_layers = acts[0].shape[0]
+            if first is None:
+                first = acts[0]
+                n_layers = first.shape[0]
+            for k, a in enumerate(acts):
+                _check_shape(source, seen + k, a, first)
+            seen += len(acts)
             layers = {}
             for layer in range(n_layers):
                 words = np.concatenate([a[layer] for a in acts], axis=0)
@@ -111,7 +138,7 @@ def import_neurox_hdf5(
     path = Path(path)
     if not h5py.is_hdf5(str(path)):
         raise StoreError(f"{path} is not an HDF5 file")
-    with h5py.File(path, "r") as f:
+    with open_hdf5(path, fix="export it from NeuroX again") as f:
         if "sentence_to_index" not in f:
             raise StoreError(f"{path} is not a NeuroX activation file (no sentence_to_index)")
         mapping = json.loads(f["sentence_to_index"][0])
@@ -145,8 +172,8 @@ def import_neurox_hdf5(
                     )
                 yield words, acts
 
-        return _write_store(rows(), output, lang=lang, model=model, extractor="neurox-import",
-                            dtype=dtype, overwrite=overwrite)
+        return _write_store(rows(), output, source=path, lang=lang, model=model,
+                            extractor="neurox-import", dtype=dtype, overwrite=overwrite)
 
 
 def import_neurox_json(
@@ -189,8 +216,8 @@ def import_neurox_json(
                 raise FormatError(f"{where}: sentence without words or with ragged layers")
             yield words, acts.transpose(1, 0, 2)
 
-    return _write_store(rows(), output, lang=lang, model=model, extractor="neurox-import",
-                        dtype=dtype, overwrite=overwrite)
+    return _write_store(rows(), output, source=path, lang=lang, model=model,
+                        extractor="neurox-import", dtype=dtype, overwrite=overwrite)
 
 
 def _export_layers(store: ActivationStore, layers: Sequence[str] | None) -> list[str]:
@@ -229,8 +256,8 @@ def export_neurox_hdf5(
     path = Path(path)
     names = _export_layers(store, layers)
     mapping: dict[str, str] = {}
-    tmp = path.with_name(path.name + ".partial")
-    with h5py.File(tmp, "w") as f:
+    with atomic_output(path, inputs=[store.path], overwrite=True) as tmp, \
+            h5py.File(tmp, "w") as f:
         for s, words, acts in _iter_sentence_activations(store, names):
             f.create_dataset(str(s), data=acts.astype(np.float32))
             sentence = " ".join(words)
@@ -241,7 +268,6 @@ def export_neurox_hdf5(
             mapping[key] = str(s)
         ds = f.create_dataset("sentence_to_index", (1,), dtype=h5py.string_dtype("utf-8"))
         ds[0] = json.dumps(mapping)
-    os.replace(tmp, path)
     return path
 
 
@@ -251,8 +277,8 @@ def export_neurox_json(
     """Write the store's word-level rows as NeuroX JSONL (values rounded to 8 digits)."""
     path = Path(path)
     names = _export_layers(store, layers)
-    tmp = path.with_name(path.name + ".partial")
-    with tmp.open("w", encoding="utf-8") as fh:
+    with atomic_output(path, inputs=[store.path], overwrite=True) as tmp, \
+            open(tmp, "w", encoding="utf-8") as fh:
         for s, words, acts in _iter_sentence_activations(store, names):
             features = [
                 {"token": word, "layers": [
@@ -262,7 +288,6 @@ def export_neurox_json(
                 for wi, word in enumerate(words)
             ]
             fh.write(json.dumps({"linex_index": s, "features": features}) + "\n")
-    os.replace(tmp, path)
     return path
 
 

@@ -34,6 +34,26 @@ def to_jsonable(obj: Any) -> Any:
     return str(obj)
 
 
+def nonfinite_name(value: Any) -> str | None:
+    """``"NaN"``, ``"+inf"`` or ``"-inf"`` for a non-finite float, else ``None``.
+
+    Parameters
+    ----------
+    value : object
+        Anything; only floats (Python or numpy) can be non-finite.
+
+    Returns
+    -------
+    str or None
+        The name of the non-finite value, or ``None``.
+    """
+    if not isinstance(value, (float, np.floating)) or math.isfinite(value):
+        return None
+    if math.isnan(value):
+        return "NaN"
+    return "+inf" if value > 0 else "-inf"
+
+
 @dataclass
 class MetricResult:
     """Result of one metric computation.
@@ -75,17 +95,42 @@ class MetricResult:
             low, high = self.ci
             self.ci = (float(low), float(high))
 
+    @property
+    def value_note(self) -> str | None:
+        """Why ``value`` is not a finite number, or ``None`` when it is.
+
+        Returns
+        -------
+        str or None
+            E.g. ``"metric 'cka' returned NaN; stored as null (JSON has no NaN)"``.
+        """
+        what = nonfinite_name(self.value)
+        if what is None:
+            return None
+        name = f"metric {self.metric!r}" if self.metric else "the metric"
+        return f"{name} returned {what}; stored as null (JSON has no {what})"
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dictionary (non-finite floats become ``None``)."""
-        return {
+        """A JSON-serialisable dictionary (non-finite floats become ``None``).
+
+        A non-finite ``value`` becomes ``None`` and a ``value_note`` entry right after
+        it says what the metric returned.
+        """
+        data: dict[str, Any] = {
             "metric": self.metric,
             "params": to_jsonable(self.params),
             "value": to_jsonable(self.value),
+        }
+        note = self.value_note
+        if note is not None:
+            data["value_note"] = note
+        data.update({
             "pvalue": to_jsonable(self.pvalue),
             "ci": to_jsonable(self.ci),
             "per_unit": to_jsonable(self.per_unit),
             "details": to_jsonable(self.details),
-        }
+        })
+        return data
 
     def to_json(self, **kwargs: Any) -> str:
         return json.dumps(self.to_dict(), **kwargs)

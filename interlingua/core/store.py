@@ -14,6 +14,8 @@ One file holds one model run over one corpus (any number of languages)::
     /words/sentence          int64 (n_words)
     /layers/<name>/words     float16|float32 (n_words, d), chunked by rows
     /layers/<name>/sentences float32 (n_sent, d)
+    /checksums               attrs: SHA-256 of every dataset and of the root attributes
+                             (:mod:`~interlingua.core.checksums`; ``interlingua info --verify``)
 
 Writing goes through :class:`~interlingua.core.store_writer.StoreWriter`
 (:meth:`ActivationStore.create` / :meth:`ActivationStore.resume`), which is
@@ -283,7 +285,11 @@ class ActivationStore:
         ``sentence_pooling``, ``dtype`` ("float32" | "float16" for word rows),
         ``model_revision``, ``attrs`` (extra root attributes), ``overwrite``,
         ``compression`` (None | "gzip" | "lzf"), ``chunk_rows``, ``segment_bytes``.
-        The store file appears only when the writer's ``finalize()`` succeeds.
+        The store file appears only when the writer's ``finalize()`` succeeds. The
+        writer holds an exclusive lock on ``<path>.lock`` until it is finalized,
+        aborted or closed; while another process holds it, ``create`` (also with
+        ``overwrite``) and ``resume`` raise ``StoreError`` ("… is being written by
+        process N").
         """
         from .store_writer import StoreWriter
 
@@ -302,10 +308,14 @@ class ActivationStore:
         """
         path = Path(path)
         if not path.exists():
+            from .locking import busy_message, lock_holder
             from .store_writer import partial_dir, read_manifest
 
             if partial_dir(path).is_dir():
                 read_manifest(path)
+                holder = lock_holder(path)
+                if holder is not None:
+                    raise StoreError(busy_message(path, holder))
                 raise StoreError(
                     f"{path} is incomplete: its writing was interrupted (partial data in "
                     f"{partial_dir(path)}); resume the extraction (--resume) to finish it"
@@ -326,11 +336,16 @@ class ActivationStore:
         return store
 
     @classmethod
-    def resume(cls, path: str | os.PathLike) -> StoreWriter:
-        """Continue an interrupted write; the writer's ``progress`` says where."""
+    def resume(cls, path: str | os.PathLike, *, discard_damaged: bool = False) -> StoreWriter:
+        """Continue an interrupted write; the writer's ``progress`` says where.
+
+        Committed segments are checked against their checksums; a damaged one is an
+        error naming it unless ``discard_damaged`` (then it and the segments after it
+        are recomputed by the resumed run; see ``StoreWriter.resume``).
+        """
         from .store_writer import StoreWriter
 
-        return StoreWriter.resume(path)
+        return StoreWriter.resume(path, discard_damaged=discard_damaged)
 
     def _validate(self) -> None:
         attrs = self._f.attrs

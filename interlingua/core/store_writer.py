@@ -10,6 +10,12 @@ discarded. :meth:`StoreWriter.finalize` copies the segments, in order, into
 ``<store>.writing`` and renames that to ``<store>`` — the store path only ever holds
 a complete file. A resumed run therefore produces exactly the file an
 uninterrupted run produces.
+
+Integrity: each segment's SHA-256 goes to a commit record (``seg-NNNNNN.json``)
+before the segment is committed, and is checked on resume and at finalize; the
+finished store records a digest of every dataset (:mod:`.checksums`). Concurrency: a
+writer holds an exclusive OS lock on ``<store>.lock`` from create/resume until
+finalize/abort/close (:mod:`.locking`), so a second writer is refused at once.
 """
 
 from __future__ import annotations
@@ -27,7 +33,9 @@ import h5py
 import numpy as np
 
 from .._version import __version__
+from .checksums import ALGORITHM, discard_segments, scan_segments, write_segment_record
 from .errors import InputError, StoreError
+from .locking import StoreLock
 from .store import (
     _STR,
     FORMAT,
@@ -36,9 +44,9 @@ from .store import (
     SentenceRecord,
     layer_sort_key,
 )
+from .store_assembly import assemble
 
 MANIFEST = "manifest.json"
-_SEGMENT = re.compile(r"^seg-(\d{6})\.h5$")
 _LAYER_NAME = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]*(/[A-Za-z0-9_\-][A-Za-z0-9_.\-]*)*")
 
 
@@ -77,16 +85,15 @@ def read_manifest(path: Path) -> dict[str, Any]:
 
 
 def committed_segments(path: Path) -> list[tuple[Path, int, int]]:
-    """``(file, n_sentences, n_words)`` of every committed segment, in order."""
-    out = []
-    for entry in sorted(partial_dir(path).iterdir()):
-        if _SEGMENT.match(entry.name):
-            try:
-                with h5py.File(entry, "r") as f:
-                    out.append((entry, int(f.attrs["n_sentences"]), int(f.attrs["n_words"])))
-            except (OSError, KeyError) as exc:
-                raise StoreError(f"segment {entry} is unreadable ({exc})") from None
-    return out
+    """``(file, n_sentences, n_words)`` of every committed segment, in order.
+
+    Checksums are not verified here (see :meth:`StoreWriter.resume`); a missing or
+    unreadable segment raises :class:`~.checksums.DamagedSegmentError`.
+    """
+    good, problem, _ = scan_segments(partial_dir(path), verify=False)
+    if problem is not None:
+        raise problem
+    return good
 
 
 class StoreWriter:
@@ -99,8 +106,12 @@ class StoreWriter:
     """
 
     def __init__(self, path: Path, manifest: dict[str, Any],
-                 segments: list[tuple[Path, int, int]], segment_bytes: int) -> None:
+                 segments: list[tuple[Path, int, int]], segment_bytes: int,
+                 lock: StoreLock | None = None) -> None:
         self.path = path
+        self._lock = lock
+        #: Segment files discarded as damaged by ``resume(discard_damaged=True)``.
+        self.discarded: list[Path] = []
         self.dir = partial_dir(path)
         self._manifest = manifest
         self._segments = segments
@@ -136,23 +147,6 @@ class StoreWriter:
             raise InputError(f"compression must be None, 'gzip' or 'lzf', got {compression!r}")
         if chunk_rows < 1 or segment_bytes < 1:
             raise InputError("chunk_rows and segment_bytes must be >= 1")
-        pdir = partial_dir(path)
-        if not overwrite:
-            if path.exists():
-                raise StoreError(
-                    f"{path} already exists; pass overwrite=True (--overwrite) to replace it"
-                )
-            if pdir.exists():
-                raise StoreError(
-                    f"an interrupted extraction into {path} exists ({pdir}); resume it "
-                    "(--resume) or pass overwrite=True (--overwrite) to start again"
-                )
-        else:
-            if path.is_dir():
-                raise StoreError(f"{path} is a directory")
-            # An existing store is replaced only when the new one is finalized.
-            shutil.rmtree(pdir, ignore_errors=True)
-        pdir.mkdir(parents=True)
         root = {
             **(attrs or {}),
             "format": FORMAT,
@@ -166,36 +160,71 @@ class StoreWriter:
             "interlingua_version": __version__,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
-        manifest = {
-            "format": FORMAT,
-            "attrs": root,
-            "schema": None,
-            "chunk_rows": chunk_rows,
-            "compression": compression,
-            "segment_bytes": segment_bytes,
-        }
+        _check_attrs(root)
+        manifest = {"format": FORMAT, "attrs": root, "schema": None, "chunk_rows": chunk_rows,
+                    "compression": compression, "segment_bytes": segment_bytes,
+                    "checksums": ALGORITHM}
+        pdir = partial_dir(path)
+        lock = StoreLock.acquire(path)  # before looking at (or removing) anything
         try:
-            _check_attrs(root)
-            _atomic_write_text(pdir / MANIFEST, json.dumps(manifest))
-        except BaseException:
+            if not overwrite:
+                if path.exists():
+                    raise StoreError(
+                        f"{path} already exists; pass overwrite=True (--overwrite) to replace it"
+                    )
+                if pdir.exists():
+                    raise StoreError(
+                        f"an interrupted extraction into {path} exists ({pdir}); resume it "
+                        "(--resume) or pass overwrite=True (--overwrite) to start again"
+                    )
+            elif path.is_dir():
+                raise StoreError(f"{path} is a directory")
+            # An existing store is replaced only when the new one is finalized.
             shutil.rmtree(pdir, ignore_errors=True)
+            pdir.mkdir(parents=True)
+            try:
+                _atomic_write_text(pdir / MANIFEST, json.dumps(manifest))
+            except BaseException:
+                shutil.rmtree(pdir, ignore_errors=True)
+                raise
+        except BaseException:
+            lock.release()
             raise
-        return cls(path, manifest, [], segment_bytes)
+        return cls(path, manifest, [], segment_bytes, lock)
 
     @classmethod
-    def resume(cls, path: str | os.PathLike) -> StoreWriter:
+    def resume(cls, path: str | os.PathLike, *, discard_damaged: bool = False) -> StoreWriter:
+        """Continue an interrupted write (see :meth:`ActivationStore.resume`).
+
+        Every committed segment is checked against its checksum. A damaged, unreadable
+        or missing segment raises :class:`~.checksums.DamagedSegmentError` naming it,
+        unless ``discard_damaged``: then it and all later segments are deleted (listed
+        in :attr:`discarded`) and the writer continues before them.
+        """
         path = Path(path)
         pdir = partial_dir(path)
-        if not pdir.is_dir():
-            if path.exists():
-                raise StoreError(f"{path} is already complete; nothing to resume")
-            raise StoreError(f"nothing to resume: neither {path} nor {pdir} exists")
-        manifest = read_manifest(path)
-        for entry in pdir.iterdir():
-            # Uncommitted leftovers of the interrupted run.
-            if entry.name.endswith(".tmp"):
-                entry.unlink()
-        return cls(path, manifest, committed_segments(path), int(manifest["segment_bytes"]))
+        lock = StoreLock.acquire(path)
+        try:
+            if not pdir.is_dir():
+                if path.exists():
+                    raise StoreError(f"{path} is already complete; nothing to resume")
+                raise StoreError(f"nothing to resume: neither {path} nor {pdir} exists")
+            manifest = read_manifest(path)
+            for entry in pdir.iterdir():
+                # Uncommitted leftovers of the interrupted run.
+                if entry.name.endswith(".tmp"):
+                    entry.unlink()
+            verify = manifest.get("checksums") == ALGORITHM
+            segments, problem, rest = scan_segments(pdir, verify=verify)
+            if problem is not None and not discard_damaged:
+                raise problem
+            discard_segments(rest)
+            writer = cls(path, manifest, segments, int(manifest["segment_bytes"]), lock)
+            writer.discarded = rest
+            return writer
+        except BaseException:
+            lock.release()
+            raise
 
     # -- state ---------------------------------------------------------------------
     @property
@@ -223,6 +252,11 @@ class StoreWriter:
     @property
     def n_words(self) -> int:
         return sum(w for _, _, w in self._segments) + self._buffered_words
+
+    @property
+    def segments(self) -> list[Path]:
+        """The committed segment files, in order."""
+        return [seg for seg, _, _ in self._segments]
 
     @property
     def layers(self) -> list[str]:
@@ -364,6 +398,7 @@ class StoreWriter:
                     f.create_dataset(f"layers/{name}/{level}", data=values)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        write_segment_record(final, tmp, len(records), n_words)  # checksum, before the commit
         os.replace(tmp, final)  # the commit point
         _fsync_dir(self.dir)
         self._segments.append((final, len(records), n_words))
@@ -374,78 +409,29 @@ class StoreWriter:
     def finalize(self, **attrs: Any) -> Path:
         """Commit everything, assemble the final store file and mark it complete.
 
+        Every segment is checked against its checksum before it is copied (a damaged
+        one raises :class:`~.checksums.DamagedSegmentError` and leaves the store
+        resumable); the store records the SHA-256 of every dataset in ``/checksums``.
         Returns the store path. The segments are removed afterwards.
         """
         self._require_open()
         if attrs:
             self.set_attrs(**attrs)
         self.flush()
-        manifest = self._manifest
-        schema = manifest["schema"] or {}
-        n_sent, n_words = self.committed, self.n_words
-        chunk_rows = int(manifest["chunk_rows"])
-        compression = manifest["compression"]
-        storage = manifest["attrs"]["dtype"]
         target = self.path.with_name(self.path.name + ".writing")
         target.unlink(missing_ok=True)
-        with h5py.File(target, "w") as f:
-            root = {**manifest["attrs"], "complete": False, "progress": 0}
-            for key, value in root.items():
-                f.attrs[key] = value
-            string_chunks = (max(1, min(max(chunk_rows, 256), max(n_sent, n_words, 1))),)
-
-            def column(key: str, n: int, kind: Any) -> h5py.Dataset:
-                return f.create_dataset(key, shape=(n,), maxshape=(None,), dtype=kind,
-                                        chunks=string_chunks)
-
-            cols = {
-                "sentences/text": column("sentences/text", n_sent, _STR),
-                "sentences/lang": column("sentences/lang", n_sent, _STR),
-                "sentences/pair_id": column("sentences/pair_id", n_sent, np.int64),
-                "sentences/target": column("sentences/target", n_sent, np.int64),
-                "words/text": column("words/text", n_words, _STR),
-                "words/sentence": column("words/sentence", n_words, np.int64),
-            }
-            offsets = column("sentences/word_offsets", n_sent + 1, np.int64)
-            f.create_group("layers")
-            datasets = {}
-            for name, levels in schema.items():
-                for level, dim in levels.items():
-                    n = n_words if level == "words" else n_sent
-                    rows = max(1, min(chunk_rows, (1 << 20) // max(dim * 4, 1), max(n, 1)))
-                    datasets[(name, level)] = f.create_dataset(
-                        f"layers/{name}/{level}", shape=(n, dim), maxshape=(None, dim),
-                        dtype=storage if level == "words" else "float32",
-                        chunks=(rows, dim), compression=compression,
-                    )
-            s0 = w0 = 0
-            offsets[0] = 0
-            for seg_path, seg_sent, seg_words in self._segments:
-                with h5py.File(seg_path, "r") as seg:
-                    s1, w1 = s0 + seg_sent, w0 + seg_words
-                    for key in ("sentences/text", "sentences/lang", "sentences/pair_id",
-                                "sentences/target"):
-                        cols[key][s0:s1] = seg[key][:]
-                    if seg_words:
-                        cols["words/text"][w0:w1] = seg["words/text"][:]
-                    counts = seg["sentences/n_words"][:]
-                    offsets[s0 + 1 : s1 + 1] = w0 + np.cumsum(counts)
-                    cols["words/sentence"][w0:w1] = np.repeat(np.arange(s0, s1), counts)
-                    for (name, level), ds in datasets.items():
-                        a, b = (w0, w1) if level == "words" else (s0, s1)
-                        if b > a:
-                            ds[a:b] = seg[f"layers/{name}/{level}"][:]
-                s0, w0 = s1, w1
-            f.attrs["progress"] = n_sent
-            f.attrs["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(
-                timespec="seconds")
-            f.attrs["complete"] = True
+        try:
+            assemble(target, self._manifest, self._segments)
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
         with open(target, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(target, self.path)
         _fsync_dir(self.path.parent)
         shutil.rmtree(self.dir, ignore_errors=True)
         self._closed = True
+        self._release()
         return self.path
 
     def abort(self) -> None:
@@ -453,12 +439,20 @@ class StoreWriter:
         self._buffer.clear()
         shutil.rmtree(self.dir, ignore_errors=True)
         self._closed = True
+        self._release()
 
     def close(self) -> None:
         """Commit buffered rows and stop writing (the store stays resumable)."""
-        if not self._closed:
-            self.flush()
+        try:
+            if not self._closed:
+                self.flush()
+        finally:
             self._closed = True
+            self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
 
     def __enter__(self) -> StoreWriter:
         return self

@@ -13,8 +13,11 @@ Nothing here imports torch or transformers at module import time.
 from __future__ import annotations
 
 import os
+import socket
+import threading
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlparse
 
 from ..core.errors import InputError
 
@@ -75,6 +78,69 @@ def resolve_builtin(name: str, *, cache: str | os.PathLike | None = None) -> Pat
     return build(cache_dir=cache)
 
 
+#: Seconds to wait for a TCP connection to the model hub before treating it as offline.
+HUB_TIMEOUT = 3.0
+
+
+def hub_reachable(timeout: float = HUB_TIMEOUT) -> bool:
+    """Whether the model hub accepts a TCP connection within ``timeout`` seconds.
+
+    Returns False at once when ``HF_HUB_OFFLINE`` is set. The probe runs in a daemon
+    thread so that a hanging DNS lookup cannot exceed the timeout either.
+    """
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}:
+        return False
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host = endpoint.hostname or "huggingface.co"
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    answer: list[bool] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            answer.append(True)
+        except OSError:
+            answer.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(answer and answer[0])
+
+
+def hub_cached(name: str) -> bool:
+    """Whether the hub model ``name`` has a config in the local Hugging Face cache."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    try:
+        found = try_to_load_from_cache(name, "config.json")
+    except Exception:  # invalid repo ids and cache layouts: treat as not cached
+        return False
+    return isinstance(found, str)
+
+
+def hub_status(name: str) -> str:
+    """How a hub model can be loaded: ``"online"`` or ``"cache-only"``.
+
+    Raises
+    ------
+    InputError
+        The hub is unreachable (or ``HF_HUB_OFFLINE`` is set) and the model is not in
+        the local cache: one line, within :data:`HUB_TIMEOUT` seconds, no retries.
+    """
+    if hub_reachable():
+        return "online"
+    if hub_cached(name):
+        return "cache-only"
+    raise InputError(
+        f"model {name!r} is not a local directory, and the model hub is unreachable "
+        "(or HF_HUB_OFFLINE is set) with no cached copy; give a local model directory "
+        "or a built-in model (" + ", ".join(BUILTIN_PREFIX + n for n in builtin_names()) + ")"
+    )
+
+
 def hub_equivalent(name: str) -> str | None:
     """The hub id of the full-precision original of a built-in model (if any)."""
     key = str(name)[len(BUILTIN_PREFIX):] if is_builtin(name) else str(name)
@@ -88,6 +154,8 @@ __all__ = [
     "builtin_names",
     "cache_dir",
     "hub_equivalent",
+    "hub_reachable",
+    "hub_status",
     "is_builtin",
     "resolve_builtin",
 ]

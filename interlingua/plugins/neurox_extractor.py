@@ -68,7 +68,7 @@ class NeuroXExtractor(Extractor):
         return None if found else f"NeuroX is not installed: {INSTALL_HINT}"
 
     def _model_path(self) -> str:
-        from ..models import is_builtin, resolve_builtin
+        from ..models import hub_status, is_builtin, resolve_builtin
         from .hf import _check_weights
 
         if not self.model:
@@ -86,6 +86,7 @@ class NeuroXExtractor(Extractor):
                 f"model {self.model!r} is not a local directory; NeuroX may unpickle weights "
                 "downloaded from the hub, so pass allow_pickle=True (--allow-pickle) to allow it"
             )
+        hub_status(self.model)  # fails at once when neither the hub nor a cached copy exists
         return self.model
 
     def extract(
@@ -95,11 +96,18 @@ class NeuroXExtractor(Extractor):
         *,
         resume: bool = False,
         overwrite: bool = False,
+        discard_damaged: bool = False,
     ) -> Path:
-        """Run NeuroX over ``corpus`` and write the store ``output`` (see the module doc)."""
+        """Run NeuroX over ``corpus`` and write the store ``output`` (see the module doc).
+
+        ``resume``, ``overwrite`` and ``discard_damaged`` work as for the ``hf``
+        extractor (:meth:`~interlingua.plugins.hf.HFExtractor.extract`).
+        """
+        from ..core.fingerprint import make_fingerprint, resume_checked
+        from ..core.locking import check_not_busy
         from ..core.store import ActivationStore
         from ..corpus import as_corpus
-        from .hf import _check_resume, _make_progress, store_state
+        from .hf import _make_progress, store_state
 
         reason = self.unavailable_reason()
         if reason:
@@ -108,11 +116,14 @@ class NeuroXExtractor(Extractor):
             raise InputError(f"chunk_size must be >= 1, got {self.chunk_size}")
         if resume and overwrite:
             raise InputError("choose either resume or overwrite, not both")
+        if discard_damaged and not resume:
+            raise InputError("discard_damaged (--discard-damaged) needs resume (--resume)")
         corpus = as_corpus(corpus, lang=self.lang, format=self.corpus_format)
         if any(s.source is not None for s in corpus):
             raise InputError("the neurox extractor has no sequence-to-sequence mode "
                              "(JSONL 'target'); use the hf extractor")
         output = Path(output)
+        check_not_busy(output)
         state = store_state(output)
         if state != "absent" and not (resume or overwrite):
             raise StoreError(f"{output} already exists; pass overwrite=True (--overwrite) "
@@ -120,20 +131,21 @@ class NeuroXExtractor(Extractor):
         if resume and state == "complete":
             return output
         model_path = self._model_path()
-        settings = {"model": self.model, "word_aggregation": self.word_aggregation,
-                    "dtype": self.dtype}
+        fields = self._fingerprint(model_path)
         if resume and state == "partial":
-            store = ActivationStore.resume(output)
-            _check_resume(store, settings, corpus)
+            store = resume_checked(output, fields, [s.text for s in corpus.sentences],
+                                   discard_damaged=discard_damaged)
         else:
             store = ActivationStore.create(
                 output, model=self.model, extractor=self.name,
                 word_aggregation=self.word_aggregation, sentence_pooling="mean",
                 dtype=self.dtype, overwrite=overwrite,
                 attrs={"model_source": model_path, "neurox_version": _neurox_version(),
-                       "corpus": str(corpus.path or ""), "corpus_format": corpus.format},
+                       "corpus": str(corpus.path or ""), "corpus_format": corpus.format,
+                       **make_fingerprint(fields)},
             )
         truncated = 0
+        self.last_run_ = {"discarded_segments": [str(p) for p in store.discarded]}
         try:
             start = store.progress
             with _make_progress(self.progress) as progress, \
@@ -156,6 +168,27 @@ class NeuroXExtractor(Extractor):
                 "are not stored", stacklevel=2,
             )
         return output
+
+    def _fingerprint(self, model_path: str) -> dict[str, Any]:
+        """Everything that determines the stored rows (checked before a resume).
+
+        NeuroX runs one sentence per forward pass, so ``chunk_size`` is not part of it.
+        """
+        from importlib.metadata import PackageNotFoundError, version
+
+        from ..core.fingerprint import model_identity
+
+        def installed(name: str) -> str:
+            try:
+                return version(name)
+            except PackageNotFoundError:
+                return ""
+
+        return {"extractor": self.name, "model": model_identity(self.model, model_path),
+                "word_aggregation": self.word_aggregation, "sentence_pooling": "mean",
+                "dtype": self.dtype, "device": self.device,
+                "neurox_version": _neurox_version(), "torch_version": installed("torch"),
+                "transformers_version": installed("transformers")}
 
     def _run_chunk(self, model_path: str, chunk: list, tmp: Path):
         import h5py

@@ -219,14 +219,15 @@ def _check_ids(name: str, ids: Any, background: int) -> np.ndarray:
             f"superexact: set {name!r} contains non-integer ids, e.g. {bad[0]!r}; "
             "ids are integers in [0, background)"
         )
-    arr = np.asarray(items, dtype=np.int64)
-    outside = arr[(arr < 0) | (arr >= background)]
-    if outside.size:
+    # Checked on Python ints: an id beyond int64 (e.g. 10**30) must not overflow first.
+    outside = [int(x) for x in items if not 0 <= int(x) < background]
+    if outside:
         shown = ", ".join(str(v) for v in outside[:5])
         raise InputError(
-            f"superexact: set {name!r} has {outside.size} id(s) outside the background "
-            f"[0, {background}): {shown}"
+            f"superexact: set {name!r} has {len(outside)} id(s) outside the background "
+            f"[0, {background}): {shown}; ids must be integers in [0, background)"
         )
+    arr = np.asarray(items, dtype=np.int64)
     uniq, counts = np.unique(arr, return_counts=True)
     if uniq.size != arr.size:
         dup = uniq[counts > 1]

@@ -4,8 +4,9 @@ Built-in plugins (every module of :mod:`interlingua.plugins`) and third-party
 plugins (entry-point group ``interlingua``) go through the very same hooks. The
 environment variable ``INTERLINGUA_LOAD_PLUGINS`` is an allow-list of third-party
 plugins (entry-point or distribution names, comma separated); set but empty, no
-third-party plugin is loaded. A plugin that fails to import or to register is
-reported as a warning and skipped.
+third-party plugin is loaded; a name in it that matches no installed plugin is
+reported as a warning. A plugin that fails to import or to register is reported as a
+warning and skipped.
 """
 
 from __future__ import annotations
@@ -140,10 +141,12 @@ class Registry:
     def _load_entry_points(self) -> None:
         allow = os.environ.get(ALLOW_LIST_ENV)
         allowed = None if allow is None else {a.strip() for a in allow.split(",") if a.strip()}
+        known: set[str] = set()
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             dist = getattr(ep, "dist", None)
             dist_name = dist.name if dist is not None else ep.name
             version = dist.version if dist is not None else "?"
+            known.update((ep.name, dist_name))
             if allowed is not None and ep.name not in allowed and dist_name not in allowed:
                 continue
             try:
@@ -153,6 +156,17 @@ class Registry:
                 self._fail(f"plugin {ep.name!r} from {dist_name} {version} failed to load: {exc!r}")
                 continue
             self._providers[f"entrypoint:{ep.name}"] = (dist_name, version, False)
+        # A typo in the allow-list would otherwise silently load nothing; warn like a
+        # plugin that fails to load (and carry on).
+        for name in sorted((allowed or set()) - known):
+            close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.5)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            self._fail(
+                f"{ALLOW_LIST_ENV} names {name!r}, but no installed plugin has that "
+                f"entry-point or distribution name.{hint} Installed: "
+                f"{', '.join(sorted(known)) or 'none'}",
+                suffix=" — ignored",
+            )
 
     def register_module(self, module: Any, provider: str = "local", version: str = "") -> None:
         """Register an already-imported plugin object (for tests and notebooks)."""
@@ -161,9 +175,9 @@ class Registry:
         self._providers[name] = (provider, version, False)
         self._collect(only=name)
 
-    def _fail(self, message: str) -> None:
+    def _fail(self, message: str, suffix: str = " — skipped") -> None:
         self.failures.append(message)
-        warnings.warn(message + " — skipped", PluginLoadWarning, stacklevel=3)
+        warnings.warn(message + suffix, PluginLoadWarning, stacklevel=3)
 
     def _collect(self, only: str | None = None) -> None:
         for kind, hook_name in hookspecs.HOOKS.items():
@@ -258,6 +272,8 @@ class Registry:
                 f"{kind} {name!r} from {info.provider} returned {type(instance).__name__}, "
                 f"not a {base.__name__}"
             )
+        # Lets messages about the instance name who provided it (plugin_label).
+        instance._registry_provider = info.provider
         return instance
 
 

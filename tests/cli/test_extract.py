@@ -17,15 +17,7 @@ pytest.importorskip("transformers")
 
 from interlingua.cli import main
 from interlingua.core.store import ActivationStore
-from interlingua.models.tiny import SAMPLE_SENTENCES, build_tiny_model
-
-
-@pytest.fixture(scope="session")
-def tiny_bert(tmp_path_factory) -> Path:
-    path = tmp_path_factory.getbasetemp() / "tiny-models" / "bert"
-    if not (path / "config.json").exists():
-        build_tiny_model("bert", path)
-    return path
+from interlingua.models.tiny import SAMPLE_SENTENCES
 
 
 @pytest.fixture()
@@ -132,3 +124,61 @@ def test_kill_9_then_resume_equals_uninterrupted(tiny_bert, parallel, tmp_path):
     assert run("extract", *args, "-o", part) == 1  # refused: interrupted, needs --resume
     assert run("extract", *args, "-o", part, "--resume") == 0
     assert_same_store(whole, part)
+
+
+def test_line_without_tokens_names_file_and_line(tiny_bert, tmp_path, capsys):
+    # U+FFFD passes the corpus reader (it is visible) but BERT's normaliser drops it.
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("hello world\n\ufffd \ufffd\n", encoding="utf-8")
+    assert run("extract", tiny_bert, corpus, "--lang", "en", "-o", tmp_path / "t.h5",
+               "--quiet") == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines == [f"Error: {corpus}:2: no tokens after the tokenizer's normalisation: "
+                     "'\ufffd \ufffd' holds only characters the tokenizer drops; delete the "
+                     "line or fix its text"]
+    assert "max_length" not in err
+
+
+INTERRUPTIBLE = textwrap.dedent("""
+    import signal, sys, time
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started ignored
+    from interlingua.core.store_writer import StoreWriter
+    original = StoreWriter.flush
+    def flush(self):
+        original(self)
+        print("committed", self.committed, flush=True)
+        time.sleep(0.5)
+    StoreWriter.flush = flush
+    from interlingua.cli import main
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+@pytest.mark.slow
+def test_sigint_says_how_to_resume(tiny_bert, parallel, tmp_path):
+    args = [str(tiny_bert), str(parallel), "--quiet", "--batch-size", "4", "--sort-window", "8"]
+    out = tmp_path / "int.h5"
+    proc = subprocess.Popen([sys.executable, "-c", INTERRUPTIBLE, "extract", *args, "-o",
+                             str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        for line in proc.stdout:
+            if line.startswith("committed"):
+                proc.send_signal(signal.SIGINT)
+                break
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert [line for line in err.splitlines() if line.strip()] == [
+        "interrupted; committed batches are kept: rerun with --resume to continue"
+    ]
+    assert not out.exists()
+    assert run("extract", *args, "-o", out, "--resume") == 0
+    with ActivationStore.open(out) as st:
+        assert st.n_sentences == 60

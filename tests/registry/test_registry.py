@@ -83,7 +83,8 @@ def test_third_party_entry_point_and_allow_list(entry_points, monkeypatch):
     monkeypatch.setenv("INTERLINGUA_LOAD_PLUGINS", "")
     assert "mean-diff" not in {i.name for i in Registry().list()}
     monkeypatch.setenv("INTERLINGUA_LOAD_PLUGINS", "other, interlingua-meandiff")
-    assert "mean-diff" in {i.name for i in Registry().list()}
+    with pytest.warns(PluginLoadWarning, match="names 'other'"):
+        assert "mean-diff" in {i.name for i in Registry().list()}
     monkeypatch.setenv("INTERLINGUA_LOAD_PLUGINS", "meandiff")
     assert "mean-diff" in {i.name for i in Registry().list()}
 
@@ -113,6 +114,37 @@ def test_plugin_failing_in_register_is_reported_and_skipped(entry_points):
     messages = " ".join(str(w.message) for w in record)
     assert "boom" in messages and "must subclass interlingua.core.Aligner" in messages
     assert registry.list()
+
+
+def test_unknown_allow_list_name_is_warned_with_suggestion(entry_points, monkeypatch):
+    entry_points.append(_EntryPoint("meandiff", _good, dist="interlingua-meandiff"))
+    monkeypatch.setenv("INTERLINGUA_LOAD_PLUGINS", "interlingua-meandif, meandiff")
+    with pytest.warns(PluginLoadWarning) as record:
+        registry = Registry()
+    assert [str(w.message) for w in record] == [
+        "INTERLINGUA_LOAD_PLUGINS names 'interlingua-meandif', but no installed plugin has "
+        "that entry-point or distribution name. Did you mean 'interlingua-meandiff'? "
+        "Installed: interlingua-meandiff, meandiff — ignored"
+    ]
+    assert registry.failures and "interlingua-meandif" in registry.failures[0]
+    assert "mean-diff" in {i.name for i in registry.list()}  # the valid name still loads
+    # nothing installed at all, and a set-but-empty list warns about nothing
+    entry_points.clear()
+    monkeypatch.setenv("INTERLINGUA_LOAD_PLUGINS", "zzz")
+    with pytest.warns(PluginLoadWarning, match="'zzz'.*Installed: none — ignored"):
+        Registry()
+    monkeypatch.setenv("INTERLINGUA_LOAD_PLUGINS", "")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Registry()
+
+
+def test_created_instances_name_their_provider(entry_points):
+    entry_points.append(_EntryPoint("meandiff", _good, dist="interlingua-meandiff"))
+    metric = Registry().create("metric", "mean-diff")
+    assert il.core.interfaces.plugin_label(metric) == (
+        "metric plugin 'mean-diff' (provider interlingua-meandiff)"
+    )
 
 
 def test_duplicate_names_are_an_error_naming_both(entry_points):
