@@ -42,7 +42,7 @@ def timed(fn, repeat=1):
 def bench_superexact(results: dict) -> None:
     from scipy.stats import hypergeom
 
-    from interlingua.plugins.superexact import IntersectionDistribution, SuperExact
+    from interlingua.plugins.affective.superexact import IntersectionDistribution, SuperExact
 
     rng = np.random.default_rng(0)
     sets13 = {f"L{i}": rng.choice(768, 100, replace=False).tolist() for i in range(13)}
@@ -95,7 +95,7 @@ def paper_sized_layer(rng, n=7800, d=768, n_words=520):
 
 
 def bench_probe(results: dict, full: bool, short_epochs: int) -> None:
-    from interlingua.plugins.affective_probe import AffectiveProbe
+    from interlingua.plugins.affective.probe import AffectiveProbe
 
     rng = np.random.default_rng(1)
     X, y, words = paper_sized_layer(rng)
@@ -126,7 +126,7 @@ def bench_probe(results: dict, full: bool, short_epochs: int) -> None:
 
 
 def bench_mixed(results: dict) -> None:
-    from interlingua.analysis.affective import mixed_model
+    from interlingua.plugins.affective.pipeline import mixed_model
 
     rng = np.random.default_rng(2)
     langs = [f"l{i}" for i in range(13)]

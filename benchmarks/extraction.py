@@ -57,7 +57,7 @@ def bible_verses(module: str) -> dict[tuple[str, int, int], str]:
 
 def bible_pairs() -> list[tuple[str, str]]:
     """English-Spanish verse pairs (cached: diatheke needs ~30 s per translation)."""
-    from interlingua.models import cache_dir
+    from interlingua.plugins.extraction.models import cache_dir
 
     cache = cache_dir() / "bible-web-rv1909.tsv"
     if cache.is_file():
@@ -82,7 +82,7 @@ def make_corpus(path: Path, n_sentences: int, offset: int = 0) -> str:
     pairs = bible_pairs()
     source = "bible (WEB / RV1909 via diatheke)" if pairs else "synthetic"
     if len(pairs) < offset + n_sentences // 2:
-        from interlingua.models.tiny import SAMPLE_SENTENCES
+        from interlingua.plugins.extraction.models.tiny import SAMPLE_SENTENCES
 
         base = list(SAMPLE_SENTENCES)
         pairs = [(f"{base[i % 10]} {base[(i * 7 + 3) % 10]} {i}",
@@ -96,11 +96,11 @@ def make_corpus(path: Path, n_sentences: int, offset: int = 0) -> str:
 
 def model_dir(kind: str, work: Path) -> str:
     if kind == "e5":
-        from interlingua.models import resolve_builtin
+        from interlingua.plugins.extraction.models import resolve_builtin
 
         resolve_builtin("builtin:multilingual-e5-small")
         return "builtin:multilingual-e5-small"
-    from interlingua.models.tiny import build_tiny_model
+    from interlingua.plugins.extraction.models.tiny import build_tiny_model
 
     return str(build_tiny_model("bert", work / "tiny-bert"))
 
@@ -109,7 +109,12 @@ def bare_loop(model_name: str, corpus, batch_size: int, sort_window: int) -> dic
     """tokens/s of model(**batch, output_hidden_states=True) over the extractor's batches."""
     import torch
 
-    from interlingua.plugins.hf import load_model, pad_batch, plan_batches, tokenize_window
+    from interlingua.plugins.extraction.hf import (
+        load_model,
+        pad_batch,
+        plan_batches,
+        tokenize_window,
+    )
 
     loaded = load_model(model_name, device="cpu")
     batches = []
@@ -153,7 +158,7 @@ def neurox_loop(model_name: str, corpus, n: int) -> dict | None:
     import contextlib
     import io
 
-    from interlingua.models import is_builtin, resolve_builtin
+    from interlingua.plugins.extraction.models import is_builtin, resolve_builtin
 
     path = str(resolve_builtin(model_name)) if is_builtin(model_name) else model_name
     with contextlib.redirect_stdout(io.StringIO()):
@@ -231,7 +236,7 @@ def main() -> None:
     import torch
     import transformers
 
-    from interlingua.corpus import Corpus, read_corpus
+    from interlingua.plugins.extraction.corpus import Corpus, read_corpus
 
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()

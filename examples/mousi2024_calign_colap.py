@@ -7,7 +7,7 @@ occurrences (frequency filter: types seen ≥ 5 times, ≤ 10 occurrences each),
 language (CALIGN) and once on the mixed data (COLAP); the translation dictionary is
 induced with eflomal + grow-diag-final-and from the same parallel text (the paper:
 fast_align + Moses); CALIGN with θ=0.8, 10-best translations, > 5 types, size
-ratio ≥ 0.6 (:mod:`interlingua.analysis.concepts`).
+ratio ≥ 0.6 (:mod:`interlingua.plugins.concepts.pipeline`).
 
 Offline default vs. the paper:
 * model: multilingual-e5-small (BERT body, offline) instead of mT5 / mBERT / XLM-R,
@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import argparse
 
-from interlingua.analysis.demo import add_setup_arguments, config_from_args, run_demo
-from interlingua.cli._common import console
+from interlingua.plugins.demo.pipeline import add_setup_arguments, config_from_args, run_demo
+from interlingua.registry.commands import console
 
 
 def main(argv: list[str] | None = None) -> dict:

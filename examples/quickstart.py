@@ -23,8 +23,8 @@ import numpy as np
 
 import interlingua as il
 from interlingua.cli import main as cli_main
-from interlingua.cli._common import console
 from interlingua.core.store import ActivationStore, SentenceRecord
+from interlingua.registry.commands import console
 
 N_PAIRS, DIM, LAYERS = 300, 32, 6
 

@@ -6,8 +6,8 @@ retrieval (Fig. 6) and linear CKA of mean-pooled parallel sentences per layer (F
 What it runs: the model over parallel sentences; per layer, a word vector = mean of a
 word type's occurrence rows; Procrustes fitted on a dictionary induced with eflomal
 from the same parallel text (80 % train / 20 % test, P@1/5/10 by cosine and CSLS,
-:func:`interlingua.analysis.word_translation.evaluate_word_translation`); linear and
-debiased CKA and sentence retrieval (:func:`interlingua.analysis.compare.compare_layers`).
+:func:`interlingua.plugins.similarity.word_translation.evaluate_word_translation`); linear and
+debiased CKA and sentence retrieval (:func:`interlingua.plugins.similarity.compare.compare_layers`).
 
 Offline default vs. the paper:
 * one multilingual model (multilingual-e5-small, offline) instead of pairs of
@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import argparse
 
-from interlingua.analysis.demo import add_setup_arguments, config_from_args, run_demo
-from interlingua.cli._common import console
+from interlingua.plugins.demo.pipeline import add_setup_arguments, config_from_args, run_demo
+from interlingua.registry.commands import console
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._version import __version__
-from .core import (
+from interlingua import _compat
+from interlingua._version import __version__
+from interlingua.core import (
     Accumulator,
     Aligner,
     Concept,
@@ -34,7 +35,7 @@ from .core import (
     StoreError,
     UnknownPluginError,
 )
-from .registry import (
+from interlingua.registry import (
     get_aligner,
     get_discoverer,
     get_extractor,
@@ -48,7 +49,7 @@ from .registry import (
 def __getattr__(name: str) -> Any:
     # The store pulls in h5py; import it only when asked for.
     if name in ("ActivationStore", "Layer", "SentenceRecord"):
-        from . import core
+        from interlingua import core
 
         return getattr(core, name)
     raise AttributeError(f"module 'interlingua' has no attribute {name!r}")
@@ -82,3 +83,5 @@ __all__ = [
     "hookimpl",
     "list_plugins",
 ]
+
+_compat.install()

@@ -24,17 +24,17 @@ from typing import Any
 
 import numpy as np
 
-from .core.concepts import Concepts
-from .core.dictionary import Dictionary
-from .core.errors import InterlinguaError
-from .core.interfaces import (
+from interlingua.core.concepts import Concepts
+from interlingua.core.dictionary import Dictionary
+from interlingua.core.errors import InterlinguaError
+from interlingua.core.interfaces import (
     INPUT_KINDS,
     INVARIANCES,
     Aligner,
     ConceptDiscoverer,
     Metric,
 )
-from .core.result import MetricResult
+from interlingua.core.result import MetricResult
 
 __all__ = ["check_aligner", "check_discoverer", "check_metric", "example_inputs"]
 

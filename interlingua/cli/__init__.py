@@ -9,7 +9,6 @@ Errors are printed as one line with a non-zero exit code; ``--debug`` (or
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
 import sys
 import warnings
@@ -18,52 +17,45 @@ from typing import Any
 
 import click
 
-from .._version import __version__
+from interlingua._version import __version__
 
-#: command name -> "module:attribute" (modules of this package, loaded lazily)
+#: The commands of the top level: the group itself, plugin listing, the generic runner
+#: and store commands ("module:attribute", imported on first use). Every other command
+#: is added by its family (or a third-party package) through the ``register_commands``
+#: hook.
 COMMANDS: dict[str, str] = {
     "plugins": "interlingua.cli.plugins:plugins",
     "info": "interlingua.cli.store:info",
     "run": "interlingua.cli.run:run",
     "import-neurox": "interlingua.cli.store:import_neurox",
     "export-neurox": "interlingua.cli.store:export_neurox",
-    "extract": "interlingua.cli.extract:extract",
-    "compare": "interlingua.cli.compare:compare",
-    "concepts": "interlingua.cli.concepts:concepts",
-    "calign": "interlingua.cli.concepts:calign",
-    "colap": "interlingua.cli.concepts:colap",
-    "induce-dictionary": "interlingua.cli.dictionary:induce_dictionary",
-    "probe": "interlingua.cli.probe:probe",
-    "superexact": "interlingua.cli.probe:superexact",
-    "overlap": "interlingua.cli.overlap:overlap",
-    "demo": "interlingua.cli.demo:demo",
 }
 
 
 class LazyGroup(click.Group):
-    """A click group whose sub-commands are imported on first use."""
+    """The top-level group: its own commands are imported on first use; plugin
+    commands are added through the ``register_commands`` hook when first needed."""
+
+    _plugin_commands_loaded = False
+
+    def _load_plugin_commands(self) -> None:
+        if not self._plugin_commands_loaded:
+            self._plugin_commands_loaded = True
+            from interlingua.registry import get_registry
+
+            get_registry().add_commands(self)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        names = [n for n, target in COMMANDS.items() if _module_exists(target.split(":")[0])]
-        return sorted(set(names) | set(self.commands))
+        self._load_plugin_commands()
+        return sorted(set(COMMANDS) | set(self.commands))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in self.commands:
-            return self.commands[cmd_name]
         target = COMMANDS.get(cmd_name)
-        if target is None:
-            return None
-        module_name, attr = target.split(":")
-        if not _module_exists(module_name):
-            return None
-        return getattr(importlib.import_module(module_name), attr)
-
-
-def _module_exists(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
+        if target is not None:
+            module_name, attr = target.split(":")
+            return getattr(importlib.import_module(module_name), attr)
+        self._load_plugin_commands()
+        return self.commands.get(cmd_name)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -130,7 +122,7 @@ def _main(args: list[str], debug: bool, err: Any) -> int:
     except Exception as exc:
         if debug:
             raise
-        from ..core.errors import InterlinguaError
+        from interlingua.core.errors import InterlinguaError
 
         text = str(exc) if isinstance(exc, InterlinguaError) else f"{type(exc).__name__}: {exc}"
         hint = "" if isinstance(exc, InterlinguaError) else " (run with --debug for the traceback)"

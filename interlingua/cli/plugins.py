@@ -7,9 +7,9 @@ import warnings
 
 import click
 
-from ..registry import get_registry
-from ..registry.manager import KINDS, PluginLoadWarning
-from ._common import console, err_console, make_table
+from interlingua.registry import get_registry
+from interlingua.registry.commands import console, err_console, make_table
+from interlingua.registry.manager import KINDS, PluginLoadWarning
 
 
 def _registry():
@@ -62,7 +62,7 @@ def show(name: str, kind: str | None, as_json: bool) -> None:
 
     NAME may be ``kind:name`` (e.g. ``metric:cka``).
     """
-    from ..core.errors import UnknownPluginError
+    from interlingua.core.errors import UnknownPluginError
 
     registry, failures = _registry()
     if ":" in name and kind is None:
@@ -74,7 +74,7 @@ def show(name: str, kind: str | None, as_json: bool) -> None:
             raise UnknownPluginError(f"{name!r} names plugins of several kinds ({kinds}); "
                                      "use --kind or kind:name")
         if not matches:
-            from ..registry.manager import _unknown
+            from interlingua.registry.manager import _unknown
 
             raise UnknownPluginError(_unknown("plugin", name, sorted({i.name for i in
                                                                       registry.list()})))

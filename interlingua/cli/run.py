@@ -8,9 +8,10 @@ from typing import Any
 import click
 import numpy as np
 
-from ..core.errors import InputError
-from ..core.outputs import atomic_output, check_outputs
-from ._common import (
+from interlingua.core.errors import InputError
+from interlingua.core.inputs import input_paths, load_inputs
+from interlingua.core.outputs import atomic_output, check_outputs
+from interlingua.registry.commands import (
     console,
     format_value,
     overwrite_option,
@@ -19,7 +20,6 @@ from ._common import (
     print_table,
     write_json,
 )
-from ._inputs import input_paths, load_inputs
 
 
 def _split_target(target: str) -> tuple[str, str]:
@@ -53,7 +53,7 @@ def run(target: str, inputs: tuple[str, ...], params: tuple[str, ...],
     pair_id), e.g.
       interlingua run metric:cka acts.h5:6@en acts.h5:6@es --param debiased=true
     """
-    from ..registry import get_registry
+    from interlingua.registry import get_registry
 
     kind, name = _split_target(target)
     registry = get_registry()
@@ -100,7 +100,7 @@ def _run_metric(metric: Any, inputs: list[str], kwargs: dict[str, Any], out: Pat
             rows.append((key, value))
     params = ", ".join(f"{k}={v!r}" for k, v in result.params.items())
     print_table(f"{result.metric}({params})", ["quantity", "value"], rows)
-    from ._messages import warn_nonfinite
+    from interlingua.registry.messages import warn_nonfinite
 
     warn_nonfinite(metric, {"": result})
     if out:

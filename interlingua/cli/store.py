@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from ._common import console, format_value, make_table, overwrite_option
+from interlingua.registry.commands import console, format_value, make_table, overwrite_option
 
 
 @click.command()
@@ -19,9 +19,9 @@ from ._common import console, format_value, make_table, overwrite_option
                    "of an unfinished store) and fail if any differs.")
 def info(store: Path, as_json: bool, verify: bool) -> None:
     """Describe an activation store: model, layers, dims, languages, completeness."""
-    from ..core.locking import lock_holder
-    from ..core.store import ActivationStore
-    from ..core.store_writer import partial_dir, partial_info
+    from interlingua.core.locking import lock_holder
+    from interlingua.core.store import ActivationStore
+    from interlingua.core.store_writer import partial_dir, partial_info
 
     if verify:
         _verify(store, as_json)
@@ -81,9 +81,9 @@ def info(store: Path, as_json: bool, verify: bool) -> None:
 
 def _verify(store: Path, as_json: bool) -> None:
     """``info --verify``: recompute checksums; a mismatch is an error naming the data."""
-    from ..core.checksums import scan_segments, verify_store
-    from ..core.errors import StoreError
-    from ..core.store_writer import partial_dir, read_manifest
+    from interlingua.core.checksums import scan_segments, verify_store
+    from interlingua.core.errors import StoreError
+    from interlingua.core.store_writer import partial_dir, read_manifest
 
     if not store.exists() and partial_dir(store).is_dir():
         if read_manifest(store).get("checksums") is None:
@@ -115,8 +115,8 @@ def _verify(store: Path, as_json: bool) -> None:
 def import_neurox(source: Path, output: Path, lang: str, model: str, fmt: str, dtype: str,
                   overwrite: bool) -> None:
     """Convert a NeuroX activation file (HDF5 or JSONL) into an interlingua store."""
-    from ..core import neurox_io
-    from ..core.outputs import check_outputs
+    from interlingua.core import neurox_io
+    from interlingua.core.outputs import check_outputs
 
     check_outputs([output], [source], overwrite=overwrite)
     if fmt == "auto":
@@ -134,9 +134,9 @@ def import_neurox(source: Path, output: Path, lang: str, model: str, fmt: str, d
 @overwrite_option
 def export_neurox(store: Path, output: Path, layers: str | None, overwrite: bool) -> None:
     """Write a store's word-level activations in NeuroX's HDF5 or JSONL format."""
-    from ..core import neurox_io
-    from ..core.outputs import check_outputs
-    from ..core.store import ActivationStore
+    from interlingua.core import neurox_io
+    from interlingua.core.outputs import check_outputs
+    from interlingua.core.store import ActivationStore
 
     check_outputs([output], [store], overwrite=overwrite)
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .concepts import Concept, Concepts
-from .dictionary import Dictionary
-from .errors import (
+from interlingua.core.concepts import Concept, Concepts
+from interlingua.core.dictionary import Dictionary
+from interlingua.core.errors import (
     DuplicatePluginError,
     FormatError,
     InputError,
@@ -21,7 +21,7 @@ from .errors import (
     StoreError,
     UnknownPluginError,
 )
-from .interfaces import (
+from interlingua.core.interfaces import (
     INPUT_KINDS,
     INVARIANCES,
     Accumulator,
@@ -32,9 +32,9 @@ from .interfaces import (
     Plugin,
     check_is_fitted,
 )
-from .params import Configurable, Param
-from .result import MetricResult, to_jsonable
-from .validation import check_matrix, check_paired, check_vector
+from interlingua.core.params import Configurable, Param
+from interlingua.core.result import MetricResult, to_jsonable
+from interlingua.core.validation import check_matrix, check_paired, check_vector
 
 _LAZY = {"ActivationStore": "store", "Layer": "store", "SentenceRecord": "store"}
 

@@ -32,7 +32,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .errors import StoreError
+from interlingua.core.errors import StoreError
 
 ALGORITHM = "sha256"
 #: Group of a finished store holding one digest attribute per dataset.
@@ -219,7 +219,7 @@ def verify_store(path: str | os.PathLike) -> int:
         or the root attributes do not match (all of them are named), or a dataset
         cannot be read or was added / removed after the store was finished.
     """
-    from .store import _open_h5
+    from interlingua.core.store import _open_h5
 
     path = Path(path)
     with _open_h5(path, "r") as f:

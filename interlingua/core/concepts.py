@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import FormatError, InputError
-from .outputs import atomic_write_text
+from interlingua.core.errors import FormatError, InputError
+from interlingua.core.outputs import atomic_write_text
 
 FORMAT = "interlingua-concepts"
 

@@ -12,9 +12,9 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from .errors import FormatError, InputError
-from .outputs import atomic_write_text
-from .textio import iter_lines
+from interlingua.core.errors import FormatError, InputError
+from interlingua.core.outputs import atomic_write_text
+from interlingua.core.textio import iter_lines
 
 FORMATS = ("moses", "moses-arrow", "muse", "tsv")
 _ARROW = re.compile(

@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import StoreError
+from interlingua.core.errors import StoreError
 
 if TYPE_CHECKING:
-    from .store_writer import StoreWriter
+    from interlingua.core.store_writer import StoreWriter
 
 #: Root attribute holding the fingerprint fields (JSON) and the one holding their hash.
 ATTR, HASH_ATTR = "fingerprint", "fingerprint_sha256"
@@ -208,7 +208,7 @@ def resume_checked(path: str | os.PathLike, fields: dict[str, Any], texts: Seque
     discard_damaged : bool
         Drop a damaged segment and those after it (they are recomputed).
     """
-    from .store import ActivationStore
+    from interlingua.core.store import ActivationStore
 
     writer = ActivationStore.resume(path, discard_damaged=discard_damaged)
     try:

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import StoreError
+from interlingua.core.errors import StoreError
 
 
 def open_hdf5(path: str | os.PathLike, mode: str = "r", *, fix: str = "") -> Any:

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from .errors import InputError, NotFittedError, PluginError
-from .params import Configurable
-from .result import MetricResult
-from .validation import check_matrix, check_paired
+from interlingua.core.errors import InputError, NotFittedError, PluginError
+from interlingua.core.params import Configurable
+from interlingua.core.result import MetricResult
+from interlingua.core.validation import check_matrix, check_paired
 
 if TYPE_CHECKING:
-    from .concepts import Concepts
+    from interlingua.core.concepts import Concepts
 
 #: Transformations a metric may declare itself invariant to. Unless the name starts
 #: with ``joint_``, the transformation is applied to each input independently.
@@ -260,7 +260,7 @@ class ConceptDiscoverer(Plugin):
     def discover(
         self, X: Any, words: Iterable[str], languages: Iterable[str] | None = None
     ) -> Concepts:
-        from .concepts import Concepts
+        from interlingua.core.concepts import Concepts
 
         labels = self.fit_predict(X)
         return Concepts.from_labels(list(words), labels, languages)

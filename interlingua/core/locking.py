@@ -23,7 +23,7 @@ import time
 import weakref
 from pathlib import Path
 
-from .errors import StoreError
+from interlingua.core.errors import StoreError
 
 _WAIT = 0.25  # seconds a writer retries a held lock (covers a concurrent probe)
 

@@ -25,11 +25,11 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .errors import FormatError, InputError, StoreError
-from .h5files import open_hdf5
-from .outputs import atomic_output, check_outputs
-from .store import ActivationStore, SentenceRecord, layer_sort_key
-from .textio import iter_lines
+from interlingua.core.errors import FormatError, InputError, StoreError
+from interlingua.core.h5files import open_hdf5
+from interlingua.core.outputs import atomic_output, check_outputs
+from interlingua.core.store import ActivationStore, SentenceRecord, layer_sort_key
+from interlingua.core.textio import iter_lines
 
 _OCCURRENCE = re.compile(r"^(?P<text>.*) \(Occurrence \d+\)$")
 

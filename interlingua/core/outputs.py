@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import OutputError
+from interlingua.core.errors import OutputError
 
 PathLike = str | os.PathLike
 

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .errors import InputError
+from interlingua.core.errors import InputError
 
 
 @dataclass(frozen=True)

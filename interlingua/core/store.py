@@ -34,10 +34,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import h5py
 import numpy as np
 
-from .errors import InputError, StoreError
+from interlingua.core.errors import InputError, StoreError
 
 if TYPE_CHECKING:
-    from .store_writer import StoreWriter
+    from interlingua.core.store_writer import StoreWriter
 
 FORMAT = "interlingua-activations"
 FORMAT_VERSION = 1
@@ -291,7 +291,7 @@ class ActivationStore:
         ``overwrite``) and ``resume`` raise ``StoreError`` ("… is being written by
         process N").
         """
-        from .store_writer import StoreWriter
+        from interlingua.core.store_writer import StoreWriter
 
         return StoreWriter.create(path, **options)
 
@@ -308,8 +308,8 @@ class ActivationStore:
         """
         path = Path(path)
         if not path.exists():
-            from .locking import busy_message, lock_holder
-            from .store_writer import partial_dir, read_manifest
+            from interlingua.core.locking import busy_message, lock_holder
+            from interlingua.core.store_writer import partial_dir, read_manifest
 
             if partial_dir(path).is_dir():
                 read_manifest(path)
@@ -343,7 +343,7 @@ class ActivationStore:
         error naming it unless ``discard_damaged`` (then it and the segments after it
         are recomputed by the resumed run; see ``StoreWriter.resume``).
         """
-        from .store_writer import StoreWriter
+        from interlingua.core.store_writer import StoreWriter
 
         return StoreWriter.resume(path, discard_damaged=discard_damaged)
 

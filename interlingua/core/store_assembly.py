@@ -16,8 +16,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .checksums import ALGORITHM, DatasetDigests, damaged_segment, segment_problem
-from .store import _STR
+from interlingua.core.checksums import ALGORITHM, DatasetDigests, damaged_segment, segment_problem
+from interlingua.core.store import _STR
 
 
 def assemble(target: Path, manifest: dict[str, Any],

@@ -32,11 +32,16 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .._version import __version__
-from .checksums import ALGORITHM, discard_segments, scan_segments, write_segment_record
-from .errors import InputError, StoreError
-from .locking import StoreLock
-from .store import (
+from interlingua._version import __version__
+from interlingua.core.checksums import (
+    ALGORITHM,
+    discard_segments,
+    scan_segments,
+    write_segment_record,
+)
+from interlingua.core.errors import InputError, StoreError
+from interlingua.core.locking import StoreLock
+from interlingua.core.store import (
     _STR,
     FORMAT,
     FORMAT_VERSION,
@@ -44,7 +49,7 @@ from .store import (
     SentenceRecord,
     layer_sort_key,
 )
-from .store_assembly import assemble
+from interlingua.core.store_assembly import assemble
 
 MANIFEST = "manifest.json"
 _LAYER_NAME = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]*(/[A-Za-z0-9_\-][A-Za-z0-9_.\-]*)*")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import FormatError
+from interlingua.core.errors import FormatError
 
 
 def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
+from interlingua.core.errors import InputError
 
 
 def check_matrix(

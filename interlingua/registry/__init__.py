@@ -1,7 +1,7 @@
 """Plugin registry: pluggy hookspecs, discovery of built-in and third-party plugins."""
 
-from .hookspecs import hookimpl, hookspec
-from .manager import (
+from interlingua.registry.hookspecs import hookimpl, hookspec
+from interlingua.registry.manager import (
     ALLOW_LIST_ENV,
     ENTRY_POINT_GROUP,
     PluginInfo,

@@ -1,6 +1,7 @@
 """Hook specifications (pluggy) — the contract between interlingua and its plugins.
 
-Every hook receives a ``register`` callback. Call it with a plugin class (a subclass
+Every plugin-kind hook receives a ``register`` callback (``register_commands``
+receives the ``interlingua`` click group). Call it with a plugin class (a subclass
 of the kind's base class from :mod:`interlingua.core`) or with a factory callable and
 an explicit ``name=``::
 
@@ -38,6 +39,13 @@ def register_aligners(register):
 @hookspec
 def register_metrics(register):
     """Register Metric plugins: ``register(MetricClass)``."""
+
+
+@hookspec
+def register_commands(cli):
+    """Add commands to the ``interlingua`` click group: ``cli.add_command(command)``
+    or ``@cli.command()`` (as in llm and datasette). Import heavy libraries inside the
+    command functions, so that ``interlingua --help`` stays quick."""
 
 
 #: kind -> name of the hook that registers plugins of that kind

@@ -1,7 +1,9 @@
 """Plugin discovery and lookup.
 
-Built-in plugins (every module of :mod:`interlingua.plugins`) and third-party
-plugins (entry-point group ``interlingua``) go through the very same hooks. The
+Built-in plugins (the modules named in :data:`DEFAULT_PLUGINS`, one family package of
+:mod:`interlingua.plugins` each) and third-party plugins (entry-point group
+``interlingua``) go through the very same hooks. A built-in module that fails to import
+is an error (a bug in interlingua); a third-party one is a warning. The
 environment variable ``INTERLINGUA_LOAD_PLUGINS`` is an allow-list of third-party
 plugins (entry-point or distribution names, comma separated); set but empty, no
 third-party plugin is loaded; a name in it that matches no installed plugin is
@@ -14,7 +16,6 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
-import pkgutil
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,16 +24,41 @@ from typing import Any
 
 import pluggy
 
-from .._version import __version__
-from ..core.errors import DuplicatePluginError, PluginError, UnknownPluginError
-from ..core.interfaces import PLUGIN_BASES, Plugin
-from ..core.params import Param
-from . import hookspecs
+from interlingua._version import __version__
+from interlingua.core.errors import DuplicatePluginError, PluginError, UnknownPluginError
+from interlingua.core.interfaces import PLUGIN_BASES, Plugin
+from interlingua.core.params import Param
+from interlingua.registry import hookspecs
 
 ENTRY_POINT_GROUP = "interlingua"
 ALLOW_LIST_ENV = "INTERLINGUA_LOAD_PLUGINS"
 BUILTIN_PROVIDER = "interlingua"
 KINDS = tuple(hookspecs.HOOKS)
+
+#: The built-in plugin modules, registered exactly like third-party ones. Listed, not
+#: scanned: a module is a built-in because it is named here.
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "interlingua.plugins.extraction.hf",
+    "interlingua.plugins.extraction.neurox",
+    "interlingua.plugins.extraction.cli",
+    "interlingua.plugins.similarity.anc",
+    "interlingua.plugins.similarity.cka",
+    "interlingua.plugins.similarity.cca",
+    "interlingua.plugins.similarity.procrustes",
+    "interlingua.plugins.similarity.retrieval",
+    "interlingua.plugins.similarity.cli",
+    "interlingua.plugins.concepts.kmeans",
+    "interlingua.plugins.concepts.agglomerative",
+    "interlingua.plugins.concepts.calign",
+    "interlingua.plugins.concepts.colap",
+    "interlingua.plugins.concepts.cli",
+    "interlingua.plugins.concepts.dictionary_command",
+    "interlingua.plugins.affective.probe",
+    "interlingua.plugins.affective.superexact",
+    "interlingua.plugins.affective.cli",
+    "interlingua.plugins.affective.overlap_command",
+    "interlingua.plugins.demo.cli",
+)
 
 
 class PluginLoadWarning(UserWarning):
@@ -124,17 +150,13 @@ class Registry:
 
     # -- loading -------------------------------------------------------------------
     def _load_builtins(self) -> None:
-        from .. import plugins as package
-
-        for module_info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-            if module_info.name.startswith("_"):
-                continue
-            qualname = f"{package.__name__}.{module_info.name}"
+        for qualname in DEFAULT_PLUGINS:
             try:
                 module = importlib.import_module(qualname)
-            except Exception as exc:  # a broken built-in is a bug, but never fatal
-                self._fail(f"built-in plugin module {qualname} failed to import: {exc!r}")
-                continue
+            except Exception as exc:  # a broken built-in is a bug: never skip it quietly
+                raise PluginError(
+                    f"built-in plugin module {qualname} failed to import: {exc!r}"
+                ) from exc
             self.pm.register(module, name=qualname)
             self._providers[qualname] = (BUILTIN_PROVIDER, __version__, True)
 
@@ -174,6 +196,20 @@ class Registry:
         self.pm.register(module, name=name)
         self._providers[name] = (provider, version, False)
         self._collect(only=name)
+
+    def add_commands(self, group: Any) -> None:
+        """Let every plugin add its commands to the click ``group``
+        (``register_commands`` hook); a third-party failure is warned and skipped."""
+        for impl in self.pm.hook.register_commands.get_hookimpls():
+            provider, _version, builtin = self._providers.get(
+                impl.plugin_name, (impl.plugin_name, "", False))
+            try:
+                impl.function(cli=group)
+            except Exception as exc:
+                if builtin:
+                    raise
+                self._fail(f"plugin {provider} failed in register_commands: "
+                           f"{type(exc).__name__}: {exc}")
 
     def _fail(self, message: str, suffix: str = " — skipped") -> None:
         self.failures.append(message)

@@ -259,9 +259,9 @@ def _break_writer(kind: str, monkeypatch) -> None:
     if kind == "text":
         import interlingua.core.outputs as module
     elif kind == "csv":
-        import interlingua.cli._common as module
+        import interlingua.registry.commands as module
     elif kind == "conceptx":
-        import interlingua.analysis.concepts as module
+        import interlingua.plugins.concepts.pipeline as module
     if kind in ("text", "csv", "conceptx"):
         monkeypatch.setattr(module, "open", breaking_open, raising=False)
     elif kind == "npy":

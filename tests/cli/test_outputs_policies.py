@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from interlingua.cli import COMMANDS, main
+from interlingua.cli import cli, main
 
 from .test_outputs_guard import JUNK, _parallel_store, _wic_store, digest, leftovers, refused
 
-WRITERS = sorted(set(COMMANDS) - {"plugins", "info"})
+WRITERS = sorted(set(cli.list_commands(None)) - {"plugins", "info"})
 
 
 @pytest.mark.parametrize("command", WRITERS)
@@ -19,8 +19,8 @@ def test_every_writing_command_has_overwrite(command, capsys):
 
 
 def test_concept_file_is_a_container_and_never_the_store(tmp_path, capsys, monkeypatch):
-    from interlingua.analysis import concepts as analysis
-    from interlingua.analysis.concepts import list_runs
+    from interlingua.plugins.concepts import pipeline as analysis
+    from interlingua.plugins.concepts.pipeline import list_runs
 
     store = _parallel_store(tmp_path / "acts.h5")
     kept = digest(store)
@@ -64,7 +64,7 @@ def test_concept_file_is_a_container_and_never_the_store(tmp_path, capsys, monke
 
 
 def test_demo_owns_its_directory(tmp_path, capsys):
-    from interlingua.cli.demo import MARKER, is_demo_dir, prepare_demo_dir
+    from interlingua.plugins.demo.cli import MARKER, is_demo_dir, prepare_demo_dir
 
     data = tmp_path / "pairs.tsv"
     data.write_text("en\tes\nhello\thola\n")

@@ -195,7 +195,7 @@ def test_update_starts_from_a_copy(tmp_path):
 
 
 def test_formats_through_the_temporary_path(tmp_path):
-    from interlingua.plotting import _pyplot, save_figure
+    from interlingua.core.plotting import _pyplot, save_figure
 
     with atomic_output(tmp_path / "m.npy") as tmp, open(tmp, "wb") as fh:
         np.save(fh, np.eye(2))
