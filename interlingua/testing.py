@@ -11,7 +11,8 @@ invariances, streaming accumulators, parameter handling, clean errors on bad inp
         check_metric(MyMetric())
 
 Metrics whose inputs cannot be generated from ``input_kind`` alone may define
-``example_inputs(self, rng) -> (args, kwargs)``.
+``example_inputs(self, rng) -> (args, kwargs)``. :func:`check_extractor` runs an
+extractor on a tiny local model (:mod:`interlingua._extractor_check`).
 """
 
 from __future__ import annotations
@@ -19,14 +20,17 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from interlingua._check_common import check_declarations as _check_declarations
+from interlingua._check_common import close as _close
+from interlingua._check_common import expect_error as _expect_error
+from interlingua._check_common import fail as _fail
+from interlingua._extractor_check import check_extractor
 from interlingua.core.concepts import Concepts
 from interlingua.core.dictionary import Dictionary
-from interlingua.core.errors import InterlinguaError
 from interlingua.core.interfaces import (
     INPUT_KINDS,
     INVARIANCES,
@@ -36,57 +40,8 @@ from interlingua.core.interfaces import (
 )
 from interlingua.core.result import MetricResult
 
-__all__ = ["check_aligner", "check_discoverer", "check_metric", "example_inputs"]
-
-
-def _fail(plugin: Any, message: str) -> AssertionError:
-    return AssertionError(f"{type(plugin).__name__} ({getattr(plugin, 'name', '?')}): {message}")
-
-
-def _close(a: float, b: float, rtol: float, atol: float) -> bool:
-    if math.isnan(a) and math.isnan(b):
-        return True
-    return math.isclose(a, b, rel_tol=rtol, abs_tol=atol)
-
-
-def _check_declarations(plugin: Any, base: type) -> None:
-    if not isinstance(plugin, base):
-        raise _fail(plugin, f"is not an instance of interlingua.core.{base.__name__}")
-    if not isinstance(plugin.name, str) or not plugin.name:
-        raise _fail(plugin, "has no name")
-    if not plugin.describe():
-        raise _fail(plugin, "has no summary (set `summary` or a docstring)")
-    for p in plugin.params:
-        if not p.help:
-            raise _fail(plugin, f"parameter {p.name!r} has no help text")
-        try:
-            json.dumps(p.default)
-        except TypeError:
-            raise _fail(plugin, f"default of {p.name!r} is not JSON-serialisable") from None
-    params = plugin.get_params()
-    if set(params) != {p.name for p in plugin.params}:
-        raise _fail(plugin, "get_params() does not return exactly the declared parameters")
-    clone = type(plugin)(**params)
-    if clone.get_params() != params:
-        raise _fail(plugin, "constructing with get_params() does not reproduce the parameters")
-    public = {k for k in vars(clone) if not k.startswith("_")}
-    extra = public - set(params)
-    if extra:
-        raise _fail(plugin, f"__init__ sets attributes beyond its parameters: {sorted(extra)} "
-                            "(do the work in fit/compute)")
-
-
-def _expect_error(plugin: Any, what: str, call: Callable[[], Any]) -> None:
-    try:
-        call()
-    except (ValueError, InterlinguaError) as exc:
-        if not str(exc):
-            raise _fail(plugin, f"{what}: raised {type(exc).__name__} without a message") from None
-        return
-    except Exception as exc:
-        raise _fail(plugin, f"{what}: raised {type(exc).__name__}: {exc} instead of a clear "
-                            "ValueError / InterlinguaError") from None
-    raise _fail(plugin, f"{what}: no error raised")
+__all__ = ["check_aligner", "check_discoverer", "check_extractor", "check_metric",
+           "example_inputs"]
 
 
 # -- example data --------------------------------------------------------------------

@@ -1,5 +1,8 @@
 """The contract checks must catch broken plugins (and pass correct ones)."""
 
+import itertools
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -7,13 +10,16 @@ from interlingua.core import (
     Accumulator,
     Aligner,
     ConceptDiscoverer,
+    Extractor,
     InputError,
     Metric,
     MetricResult,
     Param,
+    StoreError,
     check_matrix,
 )
-from interlingua.testing import check_aligner, check_discoverer, check_metric
+from interlingua.core.store import ActivationStore
+from interlingua.testing import check_aligner, check_discoverer, check_extractor, check_metric
 
 
 class MeanCorr(Metric):
@@ -193,3 +199,91 @@ def test_discoverer_checks():
 
     with pytest.raises(AssertionError, match="not reproducible"):
         check_discoverer(Random())
+
+
+# -- extractors (a model-free toy: rows computed from the words) -------------------------
+class ToyExtractor(Extractor):
+    """Two features per word (length, letter sum); sentence rows are their mean."""
+
+    name = "toy"
+    params = (Param("model", "", "model directory", str),
+              Param("progress", True, "show a progress bar", bool))
+
+    def rows(self, records):
+        words = [w for r in records for w in r.words]
+        X = np.array([[len(w), sum(map(ord, w)) % 97] for w in words], dtype=np.float32)
+        bounds = np.cumsum([0] + [len(r.words) for r in records])
+        S = np.stack([X[a:b].mean(0) for a, b in itertools.pairwise(bounds)])
+        return {"0": {"words": X, "sentences": S}, "1": {"words": 2 * X, "sentences": 2 * S}}
+
+    def extract(self, corpus, output, *, resume=False, overwrite=False):
+        output = Path(output)
+        if output.exists() and resume:
+            return output
+        if output.exists() and not overwrite:
+            raise StoreError(f"{output} already exists")
+        if not Path(self.model).is_dir():
+            raise InputError(f"no model directory {self.model}")
+        records = list(corpus)
+        with ActivationStore.create(output, model=self.model, extractor=self.name,
+                                    overwrite=overwrite) as writer:
+            writer.append(records, self.rows(records))
+            writer.finalize()
+        return output
+
+
+def _toy(**overrides):
+    return type("BrokenToy", (ToyExtractor,), overrides)
+
+
+def test_correct_extractor_passes(tmp_path):
+    check_extractor(ToyExtractor(), tmp_path, expected_layers=["0", "1"],
+                    workdir=tmp_path / "work")
+    check_extractor(ToyExtractor, tmp_path, workdir=tmp_path / "class")  # a factory
+
+
+def test_extractor_loading_in_init_is_caught(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where a broken __init__ may leave a file
+    class Eager(ToyExtractor):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self._model = object()  # "loaded" in __init__
+
+    with pytest.raises(AssertionError, match="load models in extract"):
+        check_extractor(Eager(), tmp_path, workdir=tmp_path / "w")
+
+    class Touchy(ToyExtractor):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            Path("cache.json").write_text("{}")
+
+    with pytest.raises(AssertionError, match=r"__init__ created files: \['cache.json'\]"):
+        check_extractor(Touchy(), tmp_path, workdir=tmp_path / "w2")
+
+
+def test_extractor_rows_and_layers_are_checked(tmp_path):
+    with pytest.raises(AssertionError, match=r"layers \['0', '1'\], expected \['0'\]"):
+        check_extractor(ToyExtractor(), tmp_path, expected_layers=["0"],
+                        workdir=tmp_path / "w")
+
+    def random_rows(self, records):
+        out = ToyExtractor.rows(self, records)
+        out["1"]["words"] = out["1"]["words"] + np.random.default_rng().random()
+        return out
+
+    with pytest.raises(AssertionError, match=r"not deterministic: layer '1' \(words\)"):
+        check_extractor(_toy(rows=random_rows)(), tmp_path, workdir=tmp_path / "w2")
+
+
+def test_extractor_clobbering_or_rewriting_on_resume_is_caught(tmp_path):
+    def clobber(self, corpus, output, *, resume=False, overwrite=False):
+        return ToyExtractor.extract(self, corpus, output, resume=resume, overwrite=True)
+
+    with pytest.raises(AssertionError, match="overwrote an existing store"):
+        check_extractor(_toy(extract=clobber)(), tmp_path, workdir=tmp_path / "w")
+
+    def rewrite(self, corpus, output, *, resume=False, overwrite=False):
+        return ToyExtractor.extract(self, corpus, output, overwrite=overwrite or resume)
+
+    with pytest.raises(AssertionError, match="resume=True on a complete store"):
+        check_extractor(_toy(extract=rewrite)(), tmp_path, workdir=tmp_path / "w2")

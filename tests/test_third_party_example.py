@@ -51,3 +51,33 @@ def test_runs_through_interlingua_run(tmp_path):
     result = json.loads(out.read_text())
     assert result["metric"] == "rsa" and result["params"]["distance"] == "cosine"
     assert -1 <= result["value"] <= 1
+
+
+def test_third_party_command_through_register_commands(tmp_path):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(30, 4))
+    np.save(tmp_path / "x.npy", X)
+    np.save(tmp_path / "y.npy", X * 2.0)
+    proc = _cli("rsa", str(tmp_path / "x.npy"), str(tmp_path / "y.npy"), "--distance",
+                "cosine")
+    assert proc.returncode == 0, proc.stderr
+    assert "rsa" in proc.stdout and "1.0" in proc.stdout  # scaling keeps cosine RDMs
+    helptext = _cli("rsa", "--help").stdout
+    assert "--distance" in helptext and "euclidean" in helptext  # from the declared Param
+    assert "rsa" in _cli("--help").stdout
+    hidden = _cli("--help", env_extra={"INTERLINGUA_LOAD_PLUGINS": ""}).stdout
+    assert " rsa " not in hidden
+
+
+def test_third_party_command_writes_through_the_output_guard(tmp_path):
+    X = np.random.default_rng(2).normal(size=(20, 3))
+    np.save(tmp_path / "x.npy", X)
+    np.save(tmp_path / "y.npy", -X)
+    out = tmp_path / "rsa.json"
+    args = ("rsa", str(tmp_path / "x.npy"), str(tmp_path / "y.npy"), "-o", str(out))
+    assert _cli(*args).returncode == 0 and json.loads(out.read_text())["value"] == 1.0
+    again = _cli(*args)
+    assert again.returncode == 1 and "--overwrite" in again.stderr
+    itself = _cli("rsa", str(tmp_path / "x.npy"), str(tmp_path / "y.npy"), "-o",
+                  str(tmp_path / "x.npy"), "-f")
+    assert itself.returncode == 1 and "same file as the input" in itself.stderr

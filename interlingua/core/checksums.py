@@ -33,6 +33,7 @@ import h5py
 import numpy as np
 
 from interlingua.core.errors import StoreError
+from interlingua.core.store_format import open_h5
 
 ALGORITHM = "sha256"
 #: Group of a finished store holding one digest attribute per dataset.
@@ -219,10 +220,8 @@ def verify_store(path: str | os.PathLike) -> int:
         or the root attributes do not match (all of them are named), or a dataset
         cannot be read or was added / removed after the store was finished.
     """
-    from interlingua.core.store import _open_h5
-
     path = Path(path)
-    with _open_h5(path, "r") as f:
+    with open_h5(path, "r") as f:
         recorded = store_digests(f)
         if recorded is None:
             raise StoreError(f"{path} carries no checksums (written by an interlingua "

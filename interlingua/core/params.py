@@ -8,13 +8,13 @@ stored (scikit-learn style: no work in ``__init__``), exposes ``get_params`` /
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from interlingua.core.errors import InputError
+from interlingua.core.suggest import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -105,8 +105,7 @@ class Configurable:
         unknown = set(params) - set(declared)
         if unknown:
             bad = sorted(unknown)[0]
-            close = difflib.get_close_matches(bad, declared, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(bad, declared)
             known = ", ".join(declared) or "none"
             raise InputError(
                 f"{type(self).__name__}: unknown parameter {bad!r}{hint} (parameters: {known})"
@@ -120,8 +119,7 @@ class Configurable:
         for p in cls.params:
             if p.name == name:
                 return p
-        close = difflib.get_close_matches(name, [p.name for p in cls.params], n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(name, [p.name for p in cls.params])
         raise InputError(f"{cls.__name__} has no parameter {name!r}{hint}")
 
     def get_params(self) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 
 from interlingua.core.checksums import ALGORITHM, DatasetDigests, damaged_segment, segment_problem
-from interlingua.core.store import _STR
+from interlingua.core.store_format import STR_DTYPE
 
 
 def assemble(target: Path, manifest: dict[str, Any],
@@ -57,11 +57,11 @@ def assemble(target: Path, manifest: dict[str, Any],
                                     chunks=string_chunks)
 
         cols = {
-            "sentences/text": column("sentences/text", n_sent, _STR),
-            "sentences/lang": column("sentences/lang", n_sent, _STR),
+            "sentences/text": column("sentences/text", n_sent, STR_DTYPE),
+            "sentences/lang": column("sentences/lang", n_sent, STR_DTYPE),
             "sentences/pair_id": column("sentences/pair_id", n_sent, np.int64),
             "sentences/target": column("sentences/target", n_sent, np.int64),
-            "words/text": column("words/text", n_words, _STR),
+            "words/text": column("words/text", n_words, STR_DTYPE),
             "words/sentence": column("words/sentence", n_words, np.int64),
         }
         offsets = column("sentences/word_offsets", n_sent + 1, np.int64)

@@ -16,6 +16,11 @@ before the segment is committed, and is checked on resume and at finalize; the
 finished store records a digest of every dataset (:mod:`.checksums`). Concurrency: a
 writer holds an exclusive OS lock on ``<store>.lock`` from create/resume until
 finalize/abort/close (:mod:`.locking`), so a second writer is refused at once.
+
+Layout of the store modules: the partial directory (manifest, segment files) is
+:mod:`.store_partial`, the final assembly :mod:`.store_assembly`, the shared format
+constants :mod:`.store_format`. This module never imports :mod:`.store` (the reader
+imports it when a write starts).
 """
 
 from __future__ import annotations
@@ -23,13 +28,11 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
 from interlingua._version import __version__
@@ -37,68 +40,27 @@ from interlingua.core.checksums import (
     ALGORITHM,
     discard_segments,
     scan_segments,
-    write_segment_record,
 )
 from interlingua.core.errors import InputError, StoreError
 from interlingua.core.locking import StoreLock
-from interlingua.core.store import (
-    _STR,
+from interlingua.core.store_assembly import assemble
+from interlingua.core.store_format import (
     FORMAT,
     FORMAT_VERSION,
-    LEVELS,
     SentenceRecord,
+    check_layer_rows,
     layer_sort_key,
 )
-from interlingua.core.store_assembly import assemble
-
-MANIFEST = "manifest.json"
-_LAYER_NAME = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]*(/[A-Za-z0-9_\-][A-Za-z0-9_.\-]*)*")
-
-
-def partial_dir(path: Path) -> Path:
-    """Directory holding the segments of a store being written."""
-    return path.with_name(path.name + ".partial")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def read_manifest(path: Path) -> dict[str, Any]:
-    """The manifest of an interrupted store (``path`` is the store path)."""
-    manifest = partial_dir(path) / MANIFEST
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise StoreError(f"{partial_dir(path)} is not a resumable store ({exc})") from None
-    if data.get("format") != FORMAT:
-        raise StoreError(f"{partial_dir(path)} is not an interlingua store being written")
-    return data
-
-
-def committed_segments(path: Path) -> list[tuple[Path, int, int]]:
-    """``(file, n_sentences, n_words)`` of every committed segment, in order.
-
-    Checksums are not verified here (see :meth:`StoreWriter.resume`); a missing or
-    unreadable segment raises :class:`~.checksums.DamagedSegmentError`.
-    """
-    good, problem, _ = scan_segments(partial_dir(path), verify=False)
-    if problem is not None:
-        raise problem
-    return good
+from interlingua.core.store_partial import (  # partial_dir & co. re-exported from here
+    MANIFEST,
+    atomic_write_text,
+    committed_segments,
+    fsync_dir,
+    partial_dir,
+    partial_info,
+    read_manifest,
+    write_segment,
+)
 
 
 class StoreWriter:
@@ -188,7 +150,7 @@ class StoreWriter:
             shutil.rmtree(pdir, ignore_errors=True)
             pdir.mkdir(parents=True)
             try:
-                _atomic_write_text(pdir / MANIFEST, json.dumps(manifest))
+                atomic_write_text(pdir / MANIFEST, json.dumps(manifest))
             except BaseException:
                 shutil.rmtree(pdir, ignore_errors=True)
                 raise
@@ -273,7 +235,7 @@ class StoreWriter:
         self._require_open()
         self._manifest["attrs"].update(attrs)
         _check_attrs(self._manifest["attrs"])
-        _atomic_write_text(self.dir / MANIFEST, json.dumps(self._manifest))
+        atomic_write_text(self.dir / MANIFEST, json.dumps(self._manifest))
 
     def _require_open(self) -> None:
         if self._closed:
@@ -324,43 +286,12 @@ class StoreWriter:
 
     def _check_layers(self, layers: dict[str, dict[str, np.ndarray]], n_sent: int,
                       n_words: int) -> dict[str, dict[str, np.ndarray]]:
-        if not layers:
-            raise InputError("append needs at least one layer")
-        storage = np.float16 if self._manifest["attrs"]["dtype"] == "float16" else np.float32
-        schema: dict[str, dict[str, int]] = {}
-        out: dict[str, dict[str, np.ndarray]] = {}
-        for name, levels in layers.items():
-            name = str(name)
-            if not _LAYER_NAME.fullmatch(name):
-                raise InputError(f"invalid layer name {name!r}")
-            out[name], schema[name] = {}, {}
-            for level, values in levels.items():
-                if level not in LEVELS:
-                    raise InputError(f"layer {name!r}: unknown level {level!r} (words/sentences)")
-                try:
-                    arr = np.asarray(values)
-                except (TypeError, ValueError) as exc:
-                    raise InputError(f"layer {name!r} ({level}): {exc}") from None
-                expected = n_words if level == "words" else n_sent
-                if arr.ndim != 2 or arr.shape[0] != expected:
-                    raise InputError(
-                        f"layer {name!r} ({level}): expected shape ({expected}, d), got {arr.shape}"
-                    )
-                if not np.isfinite(arr).all():
-                    raise InputError(f"layer {name!r} ({level}): contains NaN or infinite values")
-                with np.errstate(over="ignore"):
-                    cast = arr.astype(storage if level == "words" else np.float32)
-                if not np.isfinite(cast).all():
-                    raise InputError(
-                        f"layer {name!r} ({level}): values exceed the float16 range "
-                        "(±65504); store as float32"
-                    )
-                out[name][level] = cast
-                schema[name][level] = int(arr.shape[1])
+        float16 = self._manifest["attrs"]["dtype"] == "float16"
+        out, schema = check_layer_rows(layers, n_sent, n_words, float16=float16)
         known = self._manifest["schema"]
         if known is None:
             self._manifest["schema"] = schema
-            _atomic_write_text(self.dir / MANIFEST, json.dumps(self._manifest))
+            atomic_write_text(self.dir / MANIFEST, json.dumps(self._manifest))
         elif known != schema:
             raise InputError(
                 "layers/levels/widths differ from the earlier batches: expected "
@@ -380,32 +311,7 @@ class StoreWriter:
             }
             for name, levels in self._buffer[0][1].items()
         }
-        index = len(self._segments)
-        final = self.dir / f"seg-{index:06d}.h5"
-        tmp = final.with_name(final.name + ".tmp")
-        n_words = sum(len(r.words) for r in records)
-        with h5py.File(tmp, "w") as f:
-            f.attrs["n_sentences"] = len(records)
-            f.attrs["n_words"] = n_words
-            f.create_dataset("sentences/text", data=[r.text for r in records], dtype=_STR)
-            f.create_dataset("sentences/lang", data=[r.lang for r in records], dtype=_STR)
-            f.create_dataset("sentences/pair_id", data=np.array(
-                [r.pair_id for r in records], dtype=np.int64))
-            f.create_dataset("sentences/target", data=np.array(
-                [r.target for r in records], dtype=np.int64))
-            f.create_dataset("sentences/n_words", data=np.array(
-                [len(r.words) for r in records], dtype=np.int64))
-            words = f.create_dataset("words/text", shape=(n_words,), dtype=_STR)
-            if n_words:
-                words[:] = [w for r in records for w in r.words]
-            for name, levels in layers.items():
-                for level, values in levels.items():
-                    f.create_dataset(f"layers/{name}/{level}", data=values)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        write_segment_record(final, tmp, len(records), n_words)  # checksum, before the commit
-        os.replace(tmp, final)  # the commit point
-        _fsync_dir(self.dir)
+        final, n_words = write_segment(self.dir, len(self._segments), records, layers)
         self._segments.append((final, len(records), n_words))
         self._buffer.clear()
         self._buffered_bytes = self._buffered_sentences = self._buffered_words = 0
@@ -433,7 +339,7 @@ class StoreWriter:
         with open(target, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(target, self.path)
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
         shutil.rmtree(self.dir, ignore_errors=True)
         self._closed = True
         self._release()
@@ -483,23 +389,11 @@ def _check_attrs(attrs: dict[str, Any]) -> None:
         raise InputError(f"store attributes must be JSON-serialisable ({exc})") from None
 
 
-def partial_info(path: str | os.PathLike) -> dict[str, Any]:
-    """What an interrupted (resumable) store holds so far, for ``interlingua info``."""
-    path = Path(path)
-    manifest = read_manifest(path)
-    segments = committed_segments(path)
-    schema = manifest["schema"] or {}
-    return {
-        "path": str(path),
-        "partial_dir": str(partial_dir(path)),
-        **manifest["attrs"],
-        "complete": False,
-        "progress": sum(n for _, n, _ in segments),
-        "n_sentences": sum(n for _, n, _ in segments),
-        "n_words": sum(w for _, _, w in segments),
-        "segments": len(segments),
-        "layers": [
-            {"name": name, **{f"{lv}_dim": dim for lv, dim in levels.items()}}
-            for name, levels in sorted(schema.items(), key=lambda kv: layer_sort_key(kv[0]))
-        ],
-    }
+__all__ = [
+    "MANIFEST",
+    "StoreWriter",
+    "committed_segments",
+    "partial_dir",
+    "partial_info",
+    "read_manifest",
+]

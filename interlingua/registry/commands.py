@@ -1,4 +1,9 @@
-"""Helpers shared by the CLI commands: rich output, result files, parameters."""
+"""The toolkit of command authors (built-in families and third-party packages alike):
+rich tables and consoles, result files written through :mod:`interlingua.core.outputs`,
+the ``-f/--overwrite`` option, the comma-list option type, and click options generated
+from a plugin's declared :class:`~interlingua.core.params.Param` list, so that a
+command never re-declares a plugin's defaults (``plugins show NAME`` and ``--help``
+agree by construction)."""
 
 from __future__ import annotations
 
@@ -21,7 +26,9 @@ from interlingua.core.outputs import (
     check_output_dir,
     check_outputs,
 )
+from interlingua.core.params import Param
 from interlingua.core.result import to_jsonable
+from interlingua.core.suggest import did_you_mean
 
 
 def _console(stderr: bool = False) -> Console:
@@ -210,10 +217,7 @@ def parse_plugin_params(factory: Any, items: Sequence[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, text in raw.items():
         if key not in declared:
-            import difflib
-
-            close = difflib.get_close_matches(key, declared, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(key, declared)
             names = ", ".join(declared) or "none"
             raise InputError(f"unknown parameter {key!r}{hint} (parameters: {names})")
         out[key] = declared[key].parse(text)
@@ -229,3 +233,107 @@ def parse_json_values(items: Sequence[str], what: str = "--arg") -> dict[str, An
         except json.JSONDecodeError:
             out[key] = text
     return out
+
+
+# -- option types and options generated from declared parameters ----------------------
+class ListType(click.ParamType):
+    """A comma-separated list option: ``--layers 0,6,-1`` → ``["0", "6", "-1"]``.
+
+    Empty items are dropped; ``item_type`` (e.g. ``int``) converts each item. A value
+    that is already a list (a default) passes through.
+    """
+
+    name = "list"
+
+    def __init__(self, item_type: type = str) -> None:
+        self.item_type = item_type
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> list[Any] | None:
+        if value is None:
+            return None
+        items = value if isinstance(value, (list, tuple)) else \
+            [part.strip() for part in str(value).split(",")]
+        out = []
+        for item in items:
+            if item == "":
+                continue
+            try:
+                out.append(self.item_type(item))
+            except (TypeError, ValueError):
+                self.fail(f"{item!r} is not a valid {self.item_type.__name__}", param, ctx)
+        return out
+
+    def get_metavar(self, param: Any, ctx: Any = None) -> str:
+        return "A,B,..."
+
+
+#: The shared comma-list option type (strings).
+LIST = ListType()
+
+
+def _param_option(spec: Param, flag: str) -> Any:
+    kwargs: dict[str, Any] = {"help": spec.help, "show_default": True}
+    if spec.type is bool:
+        base = flag[2:]
+        return click.option(f"--{base}/--no-{base}", spec.name, default=bool(spec.default),
+                            **kwargs)
+    if spec.choices is not None:
+        kwargs["type"] = click.Choice([str(c) for c in spec.choices])
+        kwargs["default"] = None if spec.default is None else str(spec.default)
+        kwargs["callback"] = lambda ctx, param, value: (
+            None if value is None else spec.check(spec.parse(value)))
+    elif spec.type in (int, float, str):
+        kwargs["type"] = spec.type
+        kwargs["default"] = spec.default
+    elif isinstance(spec.default, (list, tuple)):
+        kwargs["type"] = LIST
+        kwargs["default"] = ",".join(str(v) for v in spec.default) or None
+    else:  # free JSON value: parsed like `--param name=value`
+        kwargs["type"] = str
+        kwargs["default"] = None if spec.default is None else json.dumps(spec.default)
+        kwargs["callback"] = lambda ctx, param, value: (
+            spec.default if value is None else spec.parse(value))
+    return click.option(flag, spec.name, **kwargs)
+
+
+def param_options(factory: Any, *, only: Sequence[str] | None = None,
+                  exclude: Sequence[str] = (), flags: dict[str, str] | None = None) -> Any:
+    """Decorator adding one click option per declared parameter of ``factory``.
+
+    Defaults, help texts, types and choices come from the plugin's ``params``; the
+    command receives each value under the parameter's name (see
+    :func:`plugin_kwargs`).
+
+    Parameters
+    ----------
+    factory : plugin class
+        Anything with a ``params`` tuple of :class:`~interlingua.core.params.Param`.
+    only, exclude : sequence of str
+        Which parameters become options (default: all).
+    flags : dict, optional
+        Parameter name → option flag when it should differ from ``--name-with-dashes``.
+    """
+    declared = list(getattr(factory, "params", ()))
+    names = [p.name for p in declared]
+    for name in list(only or ()) + list(exclude):
+        if name not in names:
+            raise ValueError(f"{getattr(factory, '__name__', factory)} has no parameter "
+                             f"{name!r}{did_you_mean(name, names)}")
+    chosen = [p for p in declared
+              if (only is None or p.name in only) and p.name not in exclude]
+    flags = flags or {}
+
+    def decorate(func: Any) -> Any:
+        for spec in reversed(chosen):
+            flag = flags.get(spec.name, "--" + spec.name.replace("_", "-"))
+            func = _param_option(spec, flag)(func)
+        return func
+
+    return decorate
+
+
+def plugin_kwargs(factory: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """The entries of a command's ``values`` that are parameters of ``factory``."""
+    names = {p.name for p in getattr(factory, "params", ())}
+    return {k: v for k, v in values.items() if k in names}
+

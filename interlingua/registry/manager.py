@@ -13,7 +13,6 @@ warning and skipped.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import os
 import warnings
@@ -28,6 +27,7 @@ from interlingua._version import __version__
 from interlingua.core.errors import DuplicatePluginError, PluginError, UnknownPluginError
 from interlingua.core.interfaces import PLUGIN_BASES, Plugin
 from interlingua.core.params import Param
+from interlingua.core.suggest import closest
 from interlingua.registry import hookspecs
 
 ENTRY_POINT_GROUP = "interlingua"
@@ -181,8 +181,8 @@ class Registry:
         # A typo in the allow-list would otherwise silently load nothing; warn like a
         # plugin that fails to load (and carry on).
         for name in sorted((allowed or set()) - known):
-            close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.5)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            match = closest(name, sorted(known), cutoff=0.5)
+            hint = f" Did you mean {match!r}?" if match else ""
             self._fail(
                 f"{ALLOW_LIST_ENV} names {name!r}, but no installed plugin has that "
                 f"entry-point or distribution name.{hint} Installed: "
@@ -315,8 +315,8 @@ class Registry:
 
 def _unknown(kind: str, name: str, available: Any) -> str:
     available = list(available)
-    close = difflib.get_close_matches(name, available, n=1, cutoff=0.5)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    match = closest(name, available, cutoff=0.5)
+    hint = f" Did you mean {match!r}?" if match else ""
     listing = ", ".join(available) if available else "none registered"
     return f"unknown {kind} {name!r}.{hint} Available: {listing}"
 

@@ -261,7 +261,7 @@ def _break_writer(kind: str, monkeypatch) -> None:
     elif kind == "csv":
         import interlingua.registry.commands as module
     elif kind == "conceptx":
-        import interlingua.plugins.concepts.pipeline as module
+        import interlingua.plugins.concepts.conceptx as module
     if kind in ("text", "csv", "conceptx"):
         monkeypatch.setattr(module, "open", breaking_open, raising=False)
     elif kind == "npy":

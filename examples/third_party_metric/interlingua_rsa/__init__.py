@@ -70,3 +70,37 @@ class RSA(il.Metric):
 @il.hookimpl
 def register_metrics(register):
     register(RSA)
+
+
+@il.hookimpl
+def register_commands(cli):
+    """``interlingua rsa X Y``: a command of this package, added like any built-in one."""
+    import click
+
+    from interlingua.registry.commands import (
+        overwrite_option,
+        param_options,
+        plugin_kwargs,
+        print_table,
+        write_json,
+    )
+
+    @cli.command("rsa")
+    @click.argument("inputs", nargs=2)
+    @param_options(RSA)
+    @click.option("-o", "--out", default=None, help="Also write the result as JSON.")
+    @overwrite_option
+    def rsa_command(inputs: tuple[str, str], out: str | None, overwrite: bool, **values):
+        """RSA between two row-aligned matrices (.npy, .csv or STORE.h5:LAYER@LANG)."""
+        from interlingua.core.inputs import input_paths, load_matrices
+        from interlingua.core.outputs import check_outputs
+
+        if out:  # refuse a clobbered or self-overwriting output before any work
+            check_outputs([out], input_paths(list(inputs)), overwrite=overwrite)
+        X, Y = load_matrices(list(inputs))
+        result = RSA(**plugin_kwargs(RSA, values))(X, Y)
+        print_table("rsa", ["inputs", "value", "distances"],
+                    [[" vs ".join(inputs), result.value, result.details["n_distances"]]])
+        if out:
+            write_json(out, result.to_dict(), overwrite=overwrite,
+                       inputs=input_paths(list(inputs)))

@@ -20,14 +20,11 @@ from typing import Any
 import click
 
 from interlingua.core.errors import FormatError, InputError
-from interlingua.registry.commands import overwrite_option
+from interlingua.core.suggest import did_you_mean
+from interlingua.plugins.affective.probe import AffectiveProbe
+from interlingua.plugins.affective.superexact import SuperExact
+from interlingua.registry.commands import LIST, overwrite_option, param_options, plugin_kwargs
 from interlingua.registry.hookspecs import hookimpl
-
-
-def _split(text: str | None) -> list[str] | None:
-    if text is None or not text.strip():
-        return None
-    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def _is_builtin_norms(name: str) -> bool:
@@ -48,7 +45,7 @@ def _norm_paths(specs: tuple[str | None, ...]) -> list[Path]:
 def _load_norm_spec(spec: str, word_column: str, lang_column: str | None,
                     normalize: bool) -> tuple[str | None, Any]:
     """``[LANG=](PATH | warriner | labmt:LANG)`` -> (lang or None, Norms)."""
-    from interlingua.plugins.affective.norms import builtin_norms, load_norms
+    from interlingua.plugins.affective.norms import LABMT_LANGUAGES, builtin_norms, load_norms
 
     lang, sep, rest = spec.partition("=")
     if not sep:
@@ -56,6 +53,10 @@ def _load_norm_spec(spec: str, word_column: str, lang_column: str | None,
     rest = rest.strip()
     if _is_builtin_norms(rest):
         return lang, builtin_norms(rest, normalize=normalize)
+    if not Path(rest).is_file():
+        known = ["warriner", *(f"labmt:{code}" for code in LABMT_LANGUAGES)]
+        raise InputError(f"norms file not found: {Path(rest)}"
+                         + did_you_mean(rest.lower(), known))
     return lang, load_norms(rest, word_column=word_column,
                             lang_column=None if lang else lang_column, normalize=normalize)
 
@@ -72,10 +73,10 @@ def _load_norm_spec(spec: str, word_column: str, lang_column: str | None,
 @click.option("--lang-column", default=None,
               help="Language column of a multi-language norms file.")
 @click.option("--no-normalize", is_flag=True, help="Keep raw ratings (default: min-max to [0,1]).")
-@click.option("--languages", help="Comma-separated languages (default: all in the store).")
-@click.option("--layers", help="Comma-separated layers (default: all).")
-@click.option("--backend", type=click.Choice(["sklearn", "neurox"]), default="sklearn",
-              help="ElasticNet (eq. 1) or the exact NeuroX objective (torch, Adam).")
+@click.option("--languages", type=LIST,
+              help="Comma-separated languages (default: all in the store).")
+@click.option("--layers", type=LIST, help="Comma-separated layers (default: all).")
+@param_options(AffectiveProbe, only=("backend",))
 @click.option("--paper", is_flag=True,
               help="Authors' setup: NeuroX objective, lr 1e-5, 500 epochs, standardize "
                    "train/test separately, random sentence split.")
@@ -85,16 +86,16 @@ def _load_norm_spec(spec: str, word_column: str, lang_column: str | None,
               help="Hold out whole words (no lexical leakage) or random sentences.")
 @click.option("--missing", type=click.Choice(["error", "drop"]), default="error",
               help="Target words without a rating: stop with a list, or drop and report.")
-@click.option("--top-k", type=int, default=100, help="Top neurons by |w| per language.")
+@param_options(AffectiveProbe, only=("top_k",))
 @click.option("--best-layer", default=None, help="Layer for the top-k sets (default: best).")
-@click.option("--seed", type=int, default=0, help="Seed of the split and initialisation.")
+@param_options(AffectiveProbe, only=("seed",))
 @click.option("-o", "--out", type=click.Path(path_type=Path), default=None,
               help="Output directory or .json file (default: probe-TARGET/ beside the store).")
 @click.option("--no-plot", is_flag=True, help="Do not write the layer-curve PNG.")
 @overwrite_option
 def probe(store: Path, norm_specs: tuple[str, ...], target: str, word_column: str,
-          lang_column: str | None, no_normalize: bool, languages: str | None,
-          layers: str | None, backend: str, paper: bool, params: tuple[str, ...],
+          lang_column: str | None, no_normalize: bool, languages: list[str] | None,
+          layers: list[str] | None, backend: str, paper: bool, params: tuple[str, ...],
           split: str, missing: str, top_k: int, best_layer: str | None, seed: int,
           out: Path | None, no_plot: bool, overwrite: bool) -> None:
     """Layer-wise affective probes on a word-in-context store (seed 003 §4–5).
@@ -104,8 +105,8 @@ def probe(store: Path, norm_specs: tuple[str, ...], target: str, word_column: st
       interlingua probe wic.h5 --norms en=warriner --norms de=labmt:de --target valence \\
           --missing drop   # labMT has 'happiness'; use --target happiness for labmt
     """
-    from interlingua.plugins.affective.pipeline import probe_store
-    from interlingua.plugins.affective.probe import AffectiveProbe
+    from interlingua.core.progress import rich_progress
+    from interlingua.plugins.affective.probing import probe_store
     from interlingua.registry.commands import (
         check_results,
         console,
@@ -118,7 +119,8 @@ def probe(store: Path, norm_specs: tuple[str, ...], target: str, word_column: st
     out = out or store.with_name(f"{store.stem}.probe-{target}")
     write = {"overwrite": overwrite, "inputs": [store, *_norm_paths(norm_specs)]}
     check_results(out, "probe", with_png=not no_plot, **write)  # before any training
-    probe_params: dict[str, Any] = {"backend": backend, "seed": seed, "top_k": top_k}
+    probe_params: dict[str, Any] = plugin_kwargs(
+        AffectiveProbe, {"backend": backend, "seed": seed, "top_k": top_k})
     if paper:
         probe_params.update(backend="neurox", learning_rate=1e-5, epochs=500,
                             standardize="separate")
@@ -135,9 +137,10 @@ def probe(store: Path, norm_specs: tuple[str, ...], target: str, word_column: st
             shared = norms
         else:
             per_lang[lang] = norms
-    result = probe_store(store, shared, target, languages=_split(languages),
-                         layers=_split(layers), norms_by_lang=per_lang, missing=missing,
-                         group_by_word=split == "word", metric=metric, progress=True)
+    result = probe_store(store, shared, target, languages=languages, layers=layers,
+                         norms_by_lang=per_lang, missing=missing,
+                         group_by_word=split == "word", metric=metric,
+                         progress=rich_progress(transient=True))
 
     mean = result.mean_curve()
     rows = []
@@ -241,10 +244,7 @@ def _heatmap(details: dict[str, Any], path: Path, title: str) -> Path:
 @click.command("superexact", context_settings={"show_default": True})
 @click.argument("sets_file", metavar="SETS.json",
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--background", type=int, default=None,
-              help="Number of elements N the sets are drawn from (e.g. 768 neurons).")
-@click.option("--max-degree", type=int, default=None,
-              help="Report intersections of at most this many sets.")
+@param_options(SuperExact, only=("background", "max_degree"))
 @click.option("--top", type=int, default=15, help="Rows shown per table.")
 @click.option("-o", "--out", type=click.Path(path_type=Path), default=None,
               help="Output directory or .json file (default: SETS.superexact/).")
@@ -258,7 +258,6 @@ def superexact(sets_file: Path, background: int | None, max_degree: int | None, 
     neurons per language: {"en": [3, 17, ...], "de": [...]}. A probe result JSON
     (from `interlingua probe`) works too.
     """
-    from interlingua.plugins.affective.superexact import SuperExact
     from interlingua.registry.commands import check_results, console, write_outputs
 
     out = out or sets_file.with_name(f"{sets_file.stem}.superexact")
@@ -268,7 +267,9 @@ def superexact(sets_file: Path, background: int | None, max_degree: int | None, 
     background = background or file_background
     if background is None:
         raise InputError("give --background N (the number of neurons / elements)")
-    result = SuperExact(max_degree=max_degree)(sets, background=background)
+    # The background goes to the call (it may come from the file), as before.
+    metric = SuperExact(**plugin_kwargs(SuperExact, {"max_degree": max_degree}))
+    result = metric(sets, background=background)
     _superexact_tables(result.details, top, sets_file.stem)
     csv_rows = [{**r, "sets": "&".join(r["sets"])} for r in result.details["intersections"]]
     written = write_outputs(out, result.to_dict(), csv_rows, stem="superexact", **write)

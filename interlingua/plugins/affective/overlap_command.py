@@ -18,7 +18,8 @@ from interlingua.plugins.affective.cli import (
     _norm_paths,
     _superexact_tables,
 )
-from interlingua.registry.commands import overwrite_option
+from interlingua.plugins.affective.probe import AffectiveProbe
+from interlingua.registry.commands import overwrite_option, param_options
 from interlingua.registry.hookspecs import hookimpl
 
 
@@ -27,7 +28,7 @@ from interlingua.registry.hookspecs import hookimpl
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--layer", "layers", multiple=True,
               help="Layer per probe file (one value = all files; default: each best layer).")
-@click.option("--top-k", type=int, default=100, help="Neurons per language set.")
+@param_options(AffectiveProbe, only=("top_k",))
 @click.option("--top", type=int, default=10, help="Rows shown per intersection table.")
 @click.option("--unseen", "unseen_store", default=None, metavar="STORE.h5",
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -60,7 +61,8 @@ def overlap(probe_files: tuple[Path, ...], layers: tuple[str, ...], top_k: int, 
     and uncorrelated random intercepts and slopes for model and variable.
     """
     from interlingua.core.outputs import check_outputs
-    from interlingua.plugins.affective.pipeline import LayerwiseProbe, overlap_analysis
+    from interlingua.plugins.affective.overlap import overlap_analysis
+    from interlingua.plugins.affective.probe_result import LayerwiseProbe
     from interlingua.registry.commands import check_results, console, print_table, write_outputs
 
     if unseen_store is not None and unseen_norms is None:
@@ -144,7 +146,8 @@ def _unseen(result: dict[str, Any], store_path: Path, lang: str | None, norms_sp
             min_sets: int | None, n_random: int, missing: str, seed: int) -> list[dict]:
     """Seed 003 §6 for every overlap run: shared neurons tested in the unseen language."""
     from interlingua.core.store import ActivationStore
-    from interlingua.plugins.affective.pipeline import shared_neurons, unseen_language_from_store
+    from interlingua.plugins.affective.overlap import shared_neurons
+    from interlingua.plugins.affective.unseen_language import unseen_language_from_store
     from interlingua.registry.commands import print_table
 
     if norms_spec is None:

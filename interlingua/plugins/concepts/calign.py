@@ -78,6 +78,44 @@ def concept_types(concepts: Any, role: str) -> tuple[list[int], list[list[str]]]
     )
 
 
+def nbest_ranking(variant: str) -> str:
+    """How CALIGN picks the N-best translations of a word, by ``variant``.
+
+    Seed 000 §2.2 (``"paper"``) uses the N most probable translations
+    (``"probability"``); the authors' ``alignClusters.py`` (``"reference"``) takes the
+    first N lines of the lexicon for the word, in file order (``"order"``). The values
+    are the ``by`` argument of :meth:`interlingua.core.dictionary.Dictionary.nbest`.
+    """
+    if variant not in ("paper", "reference"):
+        raise InputError(f"variant must be 'paper' or 'reference', got {variant!r}")
+    return "order" if variant == "reference" else "probability"
+
+
+def rank_dictionary(dictionary: Any, nbest: int, variant: str) -> Any:
+    """The N-best lists CALIGN uses, ranked once (e.g. for all layers of a model).
+
+    Parameters
+    ----------
+    dictionary : Dictionary, mapping or pairs
+        A :class:`~interlingua.core.dictionary.Dictionary` is ranked by
+        :func:`nbest_ranking`; anything else (already ranked lists, pairs) is returned
+        unchanged and ranked by :meth:`CAlign.compute`.
+    nbest : int
+        N translations per source word.
+    variant : {"paper", "reference"}
+        CALIGN variant.
+
+    Returns
+    -------
+    dict or the input
+        Source word → its N-best translations (a mapping :meth:`CAlign.compute` accepts
+        as is).
+    """
+    if isinstance(dictionary, Dictionary):
+        return dictionary.nbest(nbest, by=nbest_ranking(variant))
+    return dictionary
+
+
 def _as_nbest(dictionary: Any, words: list[str], n: int, by: str) -> list[list[str]]:
     """N-best translation lists of ``words`` (``by``: "probability" or "order")."""
     if isinstance(dictionary, Dictionary):
@@ -141,6 +179,12 @@ class CAlign(Metric):
         if not 0.0 <= self.max_size_diff <= 1.0:
             raise InputError(f"max_size_diff must be in [0, 1], got {self.max_size_diff}")
 
+    def rank(self, dictionary: Any) -> Any:
+        """``dictionary`` ranked into this metric's N-best lists once
+        (:func:`rank_dictionary`), to reuse over many concept pairs."""
+        self._check_params()
+        return rank_dictionary(dictionary, self.nbest, self.variant)
+
     def compute(self, source: Any, target: Any, dictionary: Any) -> MetricResult:
         """CALIGN of ``source`` concepts against ``target`` concepts.
 
@@ -165,8 +209,7 @@ class CAlign(Metric):
         A, src_vocab = _incidence(src_types)
         B, tgt_vocab = _incidence(tgt_types)
         src_words = list(src_vocab)
-        nbest = _as_nbest(dictionary, src_words, self.nbest,
-                          "order" if reference else "probability")
+        nbest = _as_nbest(dictionary, src_words, self.nbest, nbest_ranking(self.variant))
 
         from scipy import sparse
 

@@ -43,20 +43,24 @@ def induce_dictionary(inputs: tuple[Path, ...], source: str | None, target: str 
       interlingua induce-dictionary corpus.de corpus.en -o lex.de-en.txt --backend ibm1
     """
     from interlingua.core.outputs import check_outputs
+    from interlingua.core.progress import rich_progress
     from interlingua.core.store import ActivationStore
     from interlingua.plugins.concepts.dictionary_induction import (
         induce_from_files,
         induce_from_store,
     )
-    from interlingua.registry.commands import console, print_table
+    from interlingua.plugins.concepts.pipeline import check_languages
+    from interlingua.registry.commands import console, err_console, print_table
 
     targets = ([Path(f"{out}.f2e"), Path(f"{out}.e2f")] if fmt == "moses" else [out])
     check_outputs(targets, inputs, overwrite=overwrite)  # before any alignment work
-    options = {"backend": backend, "symmetrization": symmetrization, "iterations": iterations}
+    options = {"backend": backend, "symmetrization": symmetrization, "iterations": iterations,
+               "progress": rich_progress(console=err_console)}
     if len(inputs) == 1:
         if not (source and target):
             raise InputError("with one store as input, give --source and --target languages")
         with ActivationStore.open(inputs[0]) as st:
+            check_languages(st, [source, target])
             table = induce_from_store(st, source, target, **options)
     elif len(inputs) == 2:
         table = induce_from_files(inputs[0], inputs[1], **options)

@@ -5,13 +5,13 @@ parallel data with fast_align and extracting lexical translation tables with Mos
 the dictionary holds the N-best target translations of each source word. We follow
 the same pipeline:
 
-1. **word alignment** in both directions — ``backend="eflomal"`` (the ``eflomal``
-   package, a Bayesian HMM+fertility aligner that is more accurate than fast_align;
-   optional dependency ``interlingua[align]``) or ``backend="ibm1"`` (a small,
-   deterministic IBM Model 1 EM implementation in numpy, no extra dependency,
-   fine for corpora up to ~10^5 sentence pairs);
-2. **symmetrisation** — ``grow-diag-final-and`` (Moses' default), ``intersection``
-   or ``union``;
+1. **word alignment** in both directions (:mod:`.word_alignment`) —
+   ``backend="eflomal"`` (the ``eflomal`` package, a Bayesian HMM+fertility aligner
+   that is more accurate than fast_align; optional dependency ``interlingua[align]``)
+   or ``backend="ibm1"`` (a small, deterministic IBM Model 1 EM implementation in
+   numpy, no extra dependency, fine for corpora up to ~10^5 sentence pairs);
+2. **symmetrisation** (:mod:`.word_alignment`) — ``grow-diag-final-and`` (Moses'
+   default), ``intersection`` or ``union``;
 3. **lexical translation probabilities** as Moses' ``train-model.perl`` computes
    them: from the symmetrised links, c(s, t) counts aligned pairs, unaligned words
    are linked to ``NULL``, and p(t | s) = c(s, t) / c(s), p(s | t) = c(s, t) / c(t);
@@ -33,7 +33,6 @@ source -> target dictionary with ``Dictionary.read(path, "moses", swap=True)``.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -45,31 +44,21 @@ import numpy as np
 from interlingua.core.dictionary import Dictionary
 from interlingua.core.errors import FormatError, InputError
 from interlingua.core.textio import iter_lines
-
-NULL = "NULL"
-BACKENDS = ("eflomal", "ibm1")
-SYMMETRIZATIONS = ("grow-diag-final-and", "intersection", "union")
-
-Sentence = Sequence[str]
-Links = set[tuple[int, int]]
+from interlingua.plugins.concepts.word_alignment import (
+    BACKENDS,
+    NULL,
+    SYMMETRIZATIONS,
+    Links,
+    Sentence,
+    align,
+    check_corpus,
+    eflomal_links,
+    ibm1_links,
+    symmetrize,
+)
 
 
 # -- input ---------------------------------------------------------------------------
-def _check_corpus(src: Sequence[Sentence], tgt: Sequence[Sentence]) -> tuple[list, list]:
-    src = [list(map(str, s)) for s in src]
-    tgt = [list(map(str, t)) for t in tgt]
-    if len(src) != len(tgt):
-        raise InputError(
-            f"parallel corpus sides differ in length: {len(src)} source vs {len(tgt)} "
-            "target sentences"
-        )
-    if not src:
-        raise InputError("the parallel corpus is empty")
-    if not any(s and t for s, t in zip(src, tgt)):
-        raise InputError("no sentence pair has words on both sides")
-    return src, tgt
-
-
 def read_parallel_files(
     source: str | os.PathLike, target: str | os.PathLike
 ) -> tuple[list[list[str]], list[list[str]]]:
@@ -101,156 +90,6 @@ def parallel_sentences(store: Any, source: str, target: str) -> tuple[list[list[
         return [[str(w) for w in words[offsets[r]:offsets[r + 1]]] for r in rows.tolist()]
 
     return sentences(rows_s), sentences(rows_t)
-
-
-# -- word alignment ------------------------------------------------------------------
-def _clean(token: str) -> str:
-    # eflomal reads whitespace-separated tokens: keep one token per word so that link
-    # positions map back to the original words (whose forms we count, not eflomal's
-    # lowercased ones).
-    return "_".join(token.split()) or "<empty>"
-
-
-def eflomal_links(
-    src: Sequence[Sentence], tgt: Sequence[Sentence], *, model: int = 3,
-    n_samplers: int = 3, rel_iterations: float = 1.0, null_prior: float = 0.2,
-) -> tuple[list[Links], list[Links]]:
-    """Forward and reverse links (``(i_src, j_tgt)`` sets per sentence) from eflomal."""
-    try:
-        import eflomal
-    except ImportError:
-        raise InputError(
-            "backend 'eflomal' needs the eflomal package: pip install 'interlingua[align]' "
-            "(or use backend='ibm1')"
-        ) from None
-    aligner = eflomal.Aligner(model=model, n_samplers=n_samplers,
-                              rel_iterations=rel_iterations, null_prior=null_prior)
-    src_lines = [" ".join(_clean(w) for w in s) for s in src]
-    tgt_lines = [" ".join(_clean(w) for w in t) for t in tgt]
-    with tempfile.TemporaryDirectory(prefix="interlingua-eflomal-") as tmp:
-        fwd_path, rev_path = os.path.join(tmp, "fwd"), os.path.join(tmp, "rev")
-        aligner.align(src_lines, tgt_lines, links_filename_fwd=fwd_path,
-                      links_filename_rev=rev_path, quiet=True)
-        fwd = _read_links(fwd_path, len(src))
-        rev = _read_links(rev_path, len(src))
-    return fwd, rev
-
-
-def _read_links(path: str, n: int) -> list[Links]:
-    out: list[Links] = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            links = set()
-            for item in line.split():
-                i, _, j = item.partition("-")
-                links.add((int(i), int(j)))
-            out.append(links)
-    # eflomal writes one line per sentence pair; tolerate a missing trailing newline.
-    out.extend(set() for _ in range(n - len(out)))
-    return out[:n]
-
-
-def ibm1_links(
-    src: Sequence[Sentence], tgt: Sequence[Sentence], *, iterations: int = 10
-) -> tuple[list[Links], list[Links]]:
-    """Forward and reverse Viterbi links of IBM Model 1 (Brown et al. 1993), via EM.
-
-    Forward: each target word is generated by a source word or NULL (p(t|s));
-    reverse: each source word by a target word or NULL. Deterministic (uniform start).
-    """
-    fwd = _ibm1_viterbi(src, tgt, iterations)
-    rev_t = _ibm1_viterbi(tgt, src, iterations)
-    rev = [{(i, j) for j, i in links} for links in rev_t]
-    return fwd, rev
-
-
-def _ibm1_viterbi(gen: Sequence[Sentence], out: Sequence[Sentence],
-                  iterations: int) -> list[Links]:
-    """Links (i_gen, j_out) where out-word j is best explained by gen-word i (not NULL)."""
-    g_vocab: dict[str, int] = {NULL: 0}
-    o_vocab: dict[str, int] = {}
-    g_ids = [np.array([0] + [g_vocab.setdefault(w, len(g_vocab)) for w in s], dtype=np.int64)
-             for s in gen]
-    o_ids = [np.array([o_vocab.setdefault(w, len(o_vocab)) for w in t], dtype=np.int64)
-             for t in out]
-    # One row per (sentence, out position, gen position incl. NULL at 0).
-    sent, group, gpos, gid, oid = [], [], [], [], []
-    n_groups = 0
-    for k, (g, o) in enumerate(zip(g_ids, o_ids)):
-        if o.size == 0:
-            continue
-        lg, lo = g.size, o.size
-        sent.append(np.full(lg * lo, k))
-        group.append(n_groups + np.repeat(np.arange(lo), lg))
-        gpos.append(np.tile(np.arange(lg), lo) - 1)  # -1 = NULL
-        gid.append(np.tile(g, lo))
-        oid.append(np.repeat(o, lg))
-        n_groups += lo
-    if not sent:
-        return [set() for _ in gen]
-    sent_a, group_a = np.concatenate(sent), np.concatenate(group)
-    gpos_a, gid_a, oid_a = np.concatenate(gpos), np.concatenate(gid), np.concatenate(oid)
-    pair_key = gid_a * max(len(o_vocab), 1) + oid_a
-    pairs, pair_idx = np.unique(pair_key, return_inverse=True)
-    pair_gen = pairs // max(len(o_vocab), 1)
-    prob = np.full(pairs.size, 1.0 / max(len(o_vocab), 1))
-    for _ in range(iterations):
-        w = prob[pair_idx]
-        post = w / np.bincount(group_a, weights=w, minlength=n_groups)[group_a]
-        counts = np.bincount(pair_idx, weights=post, minlength=pairs.size)
-        totals = np.bincount(pair_gen, weights=counts, minlength=len(g_vocab))
-        prob = counts / totals[pair_gen]
-    w = prob[pair_idx]
-    # Viterbi: per out word the best generating position (ties: the first position).
-    order = np.lexsort((gpos_a, -w, group_a))
-    first = np.ones(order.size, dtype=bool)
-    first[1:] = group_a[order][1:] != group_a[order][:-1]
-    best = order[first]
-    links: list[Links] = [set() for _ in gen]
-    opos = np.concatenate([np.arange(o.size) for o in o_ids if o.size])
-    for row, j in zip(best.tolist(), opos.tolist()):
-        i = int(gpos_a[row])
-        if i >= 0:
-            links[int(sent_a[row])].add((i, j))
-    return links
-
-
-# -- symmetrisation ------------------------------------------------------------------
-_NEIGHBOURS = ((-1, 0), (0, -1), (1, 0), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1))
-
-
-def symmetrize(fwd: Links, rev: Links, method: str = "grow-diag-final-and") -> Links:
-    """Combine the links of both directions (Koehn et al. 2003; Moses' heuristics)."""
-    if method == "intersection":
-        return fwd & rev
-    if method == "union":
-        return fwd | rev
-    if method != "grow-diag-final-and":
-        raise InputError(f"unknown symmetrization {method!r}; use one of {SYMMETRIZATIONS}")
-    union = fwd | rev
-    links = set(fwd & rev)
-    src_done = {i for i, _ in links}
-    tgt_done = {j for _, j in links}
-    grew = True
-    while grew:  # grow-diag: add neighbours of links that cover an uncovered word
-        grew = False
-        for i, j in sorted(links):
-            for di, dj in _NEIGHBOURS:
-                cand = (i + di, j + dj)
-                if cand in union and cand not in links and (
-                    cand[0] not in src_done or cand[1] not in tgt_done
-                ):
-                    links.add(cand)
-                    src_done.add(cand[0])
-                    tgt_done.add(cand[1])
-                    grew = True
-    for direction in (fwd, rev):  # final-and: links joining two uncovered words
-        for i, j in sorted(direction):
-            if i not in src_done and j not in tgt_done:
-                links.add((i, j))
-                src_done.add(i)
-                tgt_done.add(j)
-    return links
 
 
 # -- lexical table -------------------------------------------------------------------
@@ -363,30 +202,15 @@ def _write_lines(path: Path, lines: list[str]) -> None:
 
 
 # -- pipeline ------------------------------------------------------------------------
-def align(
-    src: Sequence[Sentence], tgt: Sequence[Sentence], *, backend: str = "eflomal",
-    symmetrization: str = "grow-diag-final-and", iterations: int = 10,
-    **backend_options: Any,
-) -> list[Links]:
-    """Symmetrised word alignment links ``(i_src, j_tgt)`` of every sentence pair."""
-    src, tgt = _check_corpus(src, tgt)
-    if symmetrization not in SYMMETRIZATIONS:
-        raise InputError(f"unknown symmetrization {symmetrization!r}; use one of "
-                         f"{SYMMETRIZATIONS}")
-    if backend == "eflomal":
-        fwd, rev = eflomal_links(src, tgt, **backend_options)
-    elif backend == "ibm1":
-        fwd, rev = ibm1_links(src, tgt, iterations=iterations)
-    else:
-        raise InputError(f"unknown alignment backend {backend!r}; use one of {BACKENDS}")
-    return [symmetrize(f, r, symmetrization) for f, r in zip(fwd, rev)]
-
-
 def induce_lexical_table(
     src: Sequence[Sentence], tgt: Sequence[Sentence], **align_options: Any
 ) -> LexicalTable:
-    """Align a tokenised parallel corpus and count its lexical translation table."""
-    src, tgt = _check_corpus(src, tgt)
+    """Align a tokenised parallel corpus and count its lexical translation table.
+
+    ``align_options`` go to :func:`align` (``backend``, ``symmetrization``,
+    ``iterations``, ``progress``, eflomal options).
+    """
+    src, tgt = check_corpus(src, tgt)
     links = align(src, tgt, **align_options)
     return LexicalTable.from_alignments(src, tgt, links)
 
@@ -415,3 +239,11 @@ def induce_from_files(source: str | os.PathLike, target: str | os.PathLike,
     """Lexical table from two line-aligned, whitespace-tokenised text files."""
     src, tgt = read_parallel_files(source, target)
     return induce_lexical_table(src, tgt, **options)
+
+
+__all__ = [
+    "BACKENDS", "NULL", "SYMMETRIZATIONS", "LexicalTable", "Links", "Sentence", "align",
+    "check_corpus", "eflomal_links", "ibm1_links", "induce_dictionary", "induce_from_files",
+    "induce_from_store", "induce_lexical_table", "parallel_sentences", "read_parallel_files",
+    "symmetrize",
+]

@@ -9,19 +9,42 @@ from typing import Any
 import numpy as np
 
 from interlingua.core.errors import InputError
+from interlingua.core.suggest import did_you_mean
+
+
+def _show_layer(res: Any, layer: str | None) -> str:
+    """The layer ``--show-layer`` names (default: the last one), checked."""
+    layer = layer or res.layers[-1]
+    if layer not in res.results:
+        raise InputError(f"--show-layer {layer!r} not among {res.layers}"
+                         f"{did_you_mean(layer, res.layers)}")
+    return layer
 
 
 def show_calign(res: Any, n: int, layer: str | None, source: str, target: str,
-                 path: Path) -> None:
+                path: Path) -> None:
+    """Print the ``n`` best aligned concept pairs of ``layer`` side by side.
+
+    Parameters
+    ----------
+    res : MetricLayers
+        CALIGN per layer (:func:`~.layer_metrics.calign_layers`).
+    n : int
+        Pairs shown (highest ratio first).
+    layer : str, optional
+        Layer label (default: the last one); ``"s->t"`` for paired layers.
+    source, target : str
+        The languages.
+    path : Path
+        The concept file (for the words of each concept).
+    """
     from rich.markup import escape
     from rich.table import Table
 
-    from interlingua.plugins.concepts.pipeline import load_concepts
+    from interlingua.plugins.concepts.conceptfile import load_concepts
     from interlingua.registry.commands import console
 
-    layer = layer or res.layers[-1]
-    if layer not in res.results:
-        raise InputError(f"--show-layer {layer!r} not among {res.layers}")
+    layer = _show_layer(res, layer)
     pairs = sorted(res.results[layer].details["pairs"],
                    key=lambda p: (-p["ratio"], -p["source_types"], p["source"], p["target"]))
     if not pairs:
@@ -55,17 +78,29 @@ def show_calign(res: Any, n: int, layer: str | None, source: str, target: str,
 
 
 def show_colap(res: Any, n: int, layer: str | None, path: Path) -> None:
+    """Print the ``n`` most balanced overlapping concepts of ``layer``, one column per
+    language (its share and most frequent words).
+
+    Parameters
+    ----------
+    res : MetricLayers
+        COLAP per layer (:func:`~.layer_metrics.colap_layers`).
+    n : int
+        Concepts shown.
+    layer : str, optional
+        Layer (default: the last one).
+    path : Path
+        The concept file (for the words of each concept).
+    """
     from collections import Counter
 
     from rich.markup import escape
     from rich.table import Table
 
-    from interlingua.plugins.concepts.pipeline import load_concepts
+    from interlingua.plugins.concepts.conceptfile import load_concepts
     from interlingua.registry.commands import console
 
-    layer = layer or res.layers[-1]
-    if layer not in res.results:
-        raise InputError(f"--show-layer {layer!r} not among {res.layers}")
+    layer = _show_layer(res, layer)
     details = res.results[layer].details
     langs = details["languages"]
     flags = np.asarray(res.results[layer].per_unit, dtype=bool)

@@ -9,21 +9,16 @@ from pathlib import Path
 
 import click
 
+from interlingua.plugins.demo.config import STEPS, DemoConfig
+from interlingua.registry.commands import LIST
 from interlingua.registry.hookspecs import hookimpl
 
-_STEPS = ("similarity", "word_translation", "concepts", "affective")
 #: Marks a directory written by the demo (which may then refresh its own files).
 MARKER = ".interlingua-demo"
 #: The files the demo writes into OUT (besides OUT/cache/ and the marker).
 DEMO_FILES = ("report.md", "results.json", "dictionary.txt", "concepts.h5", "similarity.png",
               "sentence_retrieval.png", "word_translation.png", "calign.png", "colap.png",
               "affective_probe.png", "affective_overlap.png", "mpo_performance.png")
-
-
-def _csv(text: str | None) -> list[str] | None:
-    if text is None or not text.strip():
-        return None
-    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 @click.command("demo", context_settings={"show_default": True})
@@ -40,31 +35,33 @@ def _csv(text: str | None) -> list[str] | None:
 @click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Parallel TSV with a header of two language codes "
                                  "[default: examples/data/bible_en_es.tsv].")
-@click.option("--langs", default=None, help="The two languages of --data, e.g. 'en,es'.")
+@click.option("--langs", type=LIST, default=None, help="The two languages of --data, e.g. 'en,es'.")
 @click.option("--pairs", type=click.IntRange(min=20), default=None,
               help="Use the first N sentence pairs [default: all; 400 with --quick].")
-@click.option("--layers", default=None, help="Layers to store and analyse, e.g. '0,6,12' "
-                                             "[default: all; 0,3,6,9,12 with --quick].")
+@click.option("--layers", type=LIST, default=None,
+              help="Layers to store and analyse, e.g. '0,6,12' [default: all; 0,3,6,9,12 "
+                   "with --quick].")
 @click.option("--concepts", "n_concepts", type=click.IntRange(min=2), default=None,
               help="K of k-means per layer [default: 150, even layers only; 40 with "
                    "--quick].")
-@click.option("--affective-languages", default=None,
+@click.option("--affective-languages", type=LIST, default=None,
               help="labMT languages to probe [default: all 13 installed].")
 @click.option("--affective-words", type=click.IntRange(min=20), default=None,
               help="Target words per language [default: 300; 120 with --quick].")
-@click.option("--steps", default=",".join(_STEPS),
-              help="Analyses to run (comma-separated subset of: " + ", ".join(_STEPS) + ").")
-@click.option("--batch-size", type=click.IntRange(min=1), default=32)
-@click.option("--seed", type=int, default=0)
+@click.option("--steps", type=LIST, default=",".join(STEPS),
+              help="Analyses to run (comma-separated subset of: " + ", ".join(STEPS) + ").")
+@click.option("--batch-size", type=click.IntRange(min=1), default=DemoConfig.batch_size)
+@click.option("--seed", type=int, default=DemoConfig.seed)
 @click.option("--quiet", is_flag=True, help="No progress or tables (the report is written).")
 @click.option("-f", "--overwrite", is_flag=True,
               help="Also write into an existing non-empty directory not made by the demo "
                    "(its files named like the demo's are replaced). A directory made by the "
                    "demo is refreshed without it.")
-def demo(out: Path, quick: bool, model: str | None, data: Path | None, langs: str | None,
-         pairs: int | None, layers: str | None, n_concepts: int | None,
-         affective_languages: str | None, affective_words: int | None, steps: str,
-         batch_size: int, seed: int, quiet: bool, overwrite: bool) -> None:
+def demo(out: Path, quick: bool, model: str | None, data: Path | None,
+         langs: list[str] | None, pairs: int | None, layers: list[str] | None,
+         n_concepts: int | None, affective_languages: list[str] | None,
+         affective_words: int | None, steps: list[str], batch_size: int, seed: int,
+         quiet: bool, overwrite: bool) -> None:
     """Run every method on multilingual-e5-small over English–Spanish Bible verses.
 
     \b
@@ -73,12 +70,9 @@ def demo(out: Path, quick: bool, model: str | None, data: Path | None, langs: st
       similarity (ANC, CKA, SVCCA, PWCCA), sentence retrieval, Procrustes word translation
       (CSLS), CALIGN, COLAP, affective probes, neuron overlap (super exact test), MPO vs r.
     """
-    from interlingua.plugins.demo.pipeline import (
-        default_data_path,
-        full_config,
-        quick_config,
-        run_demo,
-    )
+    from interlingua.core.progress import rich_progress
+    from interlingua.plugins.demo.config import default_data_path, full_config, quick_config
+    from interlingua.plugins.demo.run import run_demo
     from interlingua.registry.commands import console
 
     overrides: dict = {"batch_size": batch_size, "seed": seed}
@@ -86,31 +80,31 @@ def demo(out: Path, quick: bool, model: str | None, data: Path | None, langs: st
         overrides["model"] = model
     if data:
         overrides["data"] = str(data)
-    if langs:
-        pair = _csv(langs) or []
-        if len(pair) != 2:
+    if langs is not None:
+        if len(langs) != 2:
             raise click.UsageError("--langs takes two language codes, e.g. en,es")
-        overrides["lang_a"], overrides["lang_b"] = pair
+        overrides["lang_a"], overrides["lang_b"] = langs
     if pairs is not None:
         overrides["pairs"] = pairs
     if layers is not None:
-        overrides["layers"] = _csv(layers)
+        overrides["layers"] = layers or None
     if n_concepts is not None:
         overrides["n_concepts"] = n_concepts
     if affective_languages is not None:
-        overrides["affective_languages"] = _csv(affective_languages)
+        overrides["affective_languages"] = affective_languages or None
     if affective_words is not None:
         overrides["affective_words"] = affective_words
-    chosen = _csv(steps) or []
-    bad = [s for s in chosen if s not in _STEPS]
+    chosen = list(steps or [])
+    bad = [s for s in chosen if s not in STEPS]
     if bad:
         raise click.UsageError(f"unknown step(s) {', '.join(bad)}; choose from "
-                               + ", ".join(_STEPS))
+                               + ", ".join(STEPS))
     cfg = (quick_config if quick else full_config)(**overrides)
     prepare_demo_dir(out, [Path(cfg.data) if cfg.data else default_data_path()],
                      overwrite=overwrite)
     start = time.perf_counter()
-    results = run_demo(out, cfg, console=None if quiet else console, steps=chosen)
+    results = run_demo(out, cfg, console=None if quiet else console, steps=chosen,
+                       progress=None if quiet else rich_progress(transient=True, rate=True))
     held = sum(f["holds"] for f in results["findings"])
     console.print(
         f"\n[bold green]report:[/bold green] {out / 'report.md'}  "

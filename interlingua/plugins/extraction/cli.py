@@ -4,13 +4,32 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import click
 
-from interlingua.registry.commands import console, err_console, format_value, make_table
+from interlingua.core.errors import InputError
+from interlingua.plugins.extraction.corpus import EMPTY_POLICIES, FORMATS, read_corpus
+from interlingua.plugins.extraction.hf import HFExtractor
+from interlingua.registry.commands import (
+    console,
+    err_console,
+    format_value,
+    make_table,
+    param_options,
+    plugin_kwargs,
+)
 from interlingua.registry.hookspecs import hookimpl
 
-_FORMATS = ["auto", "text", "tokens", "tsv", "csv", "jsonl", "wic"]
+#: The hf extractor's parameters that are options of ``extract`` (help, defaults, types and
+#: choices come from the plugin's declared ``Param``s), with today's flag spellings.
+_HF_OPTIONS = ("layers", "word_aggregation", "sentence_pooling", "dtype", "model_dtype",
+               "batch_size", "max_batch_tokens", "sort_window", "max_length", "device",
+               "prefix", "revision", "trust_remote_code", "allow_pickle")
+_FLAGS = {"word_aggregation": "--word-agg", "sentence_pooling": "--sentence-pool"}
+#: Options of the hf extractor that the neurox extractor does not have.
+_HF_ONLY = ("layers", "prefix", "max_length", "revision", "trust_remote_code",
+            "sentence_pooling")
 
 
 @click.command()
@@ -20,37 +39,13 @@ _FORMATS = ["auto", "text", "tokens", "tsv", "csv", "jsonl", "wic"]
               help="Store to write (HDF5).")
 @click.option("--lang", default=None, help="Language of a plain-text / pre-tokenized corpus "
               "(default language for JSONL lines without 'lang').")
-@click.option("--format", "fmt", type=click.Choice(_FORMATS), default="auto", show_default=True,
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
               help="Corpus format (auto: .jsonl/.tsv/.csv by extension, else plain text).")
-@click.option("--empty", type=click.Choice(["skip", "error"]), default="skip",
+@click.option("--empty", type=click.Choice(EMPTY_POLICIES), default="skip",
               show_default=True, help="Empty lines / cells: skip them (counted) or fail.")
 @click.option("--extractor", type=click.Choice(["hf", "neurox"]), default="hf",
               show_default=True, help="hf (batched, exact word alignment) or NeuroX's own.")
-@click.option("--layers", default=None,
-              help="Hidden states to keep, e.g. '0,6,-1' or 'encoder/3' (default: all; "
-                   "0 = embeddings).")
-@click.option("--word-agg", type=click.Choice(["first", "last", "mean"]), default="mean",
-              show_default=True, help="Subword -> word aggregation.")
-@click.option("--sentence-pool", type=click.Choice(["mean", "mean-tokens", "cls", "last"]),
-              default="mean", show_default=True,
-              help="Sentence rows: mean of words, mean over all tokens incl. special ones "
-                   "(mask-weighted), first token, last token.")
-@click.option("--dtype", type=click.Choice(["float32", "float16"]), default="float32",
-              show_default=True, help="Storage type of word rows.")
-@click.option("--model-dtype", type=click.Choice(["float32", "float16", "bfloat16"]),
-              default="float32", show_default=True, help="Type the model runs in.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
-@click.option("--max-batch-tokens", type=click.IntRange(min=1), default=8192, show_default=True,
-              help="Max tokens per forward pass incl. padding (bounds memory).")
-@click.option("--sort-window", type=click.IntRange(min=1), default=256, show_default=True,
-              help="Sentences per length-sorted window (also the resume granularity).")
-@click.option("--max-length", type=click.IntRange(min=2), default=None,
-              help="Max tokens per sentence (default: the model's limit); longer sentences "
-                   "are truncated and counted.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N.")
-@click.option("--prefix", default="", help="Text put before every sentence and not stored as "
-              "words (e.g. 'passage: ' for e5 models).")
-@click.option("--revision", default=None, help="Hub revision (branch, tag or commit).")
+@param_options(HFExtractor, only=_HF_OPTIONS, flags=_FLAGS)
 @click.option("--resume", is_flag=True, help="Continue an interrupted extraction.")
 @click.option("--discard-damaged", is_flag=True,
               help="With --resume: recompute a committed segment that fails its checksum "
@@ -58,58 +53,43 @@ _FORMATS = ["auto", "text", "tokens", "tsv", "csv", "jsonl", "wic"]
 @click.option("-f", "--overwrite", is_flag=True,
               help="Replace an existing store, or start an interrupted one again (never the "
                    "corpus; the old store is replaced only when the new one is complete).")
-@click.option("--trust-remote-code", is_flag=True,
-              help="Allow Python code shipped with the checkpoint (off by default).")
-@click.option("--allow-pickle", is_flag=True,
-              help="Allow pickled (.bin) weights, which can run code (off by default).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def extract(model: str, corpus: Path, output: Path, lang: str | None, fmt: str, empty: str,
-            extractor: str, layers: str | None, word_agg: str, sentence_pool: str, dtype: str,
-            model_dtype: str, batch_size: int, max_batch_tokens: int, sort_window: int,
-            max_length: int | None, device: str, prefix: str, revision: str | None,
-            resume: bool, discard_damaged: bool, overwrite: bool, trust_remote_code: bool,
-            allow_pickle: bool, quiet: bool) -> None:
+            extractor: str, resume: bool, discard_damaged: bool, overwrite: bool, quiet: bool,
+            **values: Any) -> None:
     """Extract activations of MODEL over CORPUS into an HDF5 store.
 
     MODEL is a local model directory, a hub id, or builtin:multilingual-e5-small
     (offline). Every hidden layer is stored per word and per sentence.
     """
+    from interlingua.core.outputs import check_outputs
     from interlingua.core.store import ActivationStore
-    from interlingua.plugins.extraction.corpus import read_corpus
     from interlingua.registry import get_extractor
 
     if discard_damaged and not resume:
         raise click.UsageError("--discard-damaged needs --resume")
-    from interlingua.core.outputs import check_outputs
-
+    if extractor == "hf":
+        ex = get_extractor("hf", model=model, **plugin_kwargs(HFExtractor, values),
+                           progress=not quiet)
+        try:
+            ex.check_params()  # ranges (batch size, windows, ...) before any work
+        except InputError as exc:
+            raise click.UsageError(str(exc)) from None
     # Before reading anything: the corpus is never the store, and an existing store
     # needs --overwrite (or --resume, checked by the extractor).
     check_outputs([output], [corpus], overwrite=overwrite or resume)
     data = read_corpus(corpus, format=fmt, lang=lang, empty=empty)
     if data.n_skipped:
         err_console.print(f"[yellow]skipped {data.n_skipped} empty line(s)/cell(s)[/yellow]")
-    if extractor == "hf":
-        ex = get_extractor(
-            "hf", model=model, layers=layers, word_aggregation=word_agg,
-            sentence_pooling=sentence_pool, dtype=dtype, model_dtype=model_dtype,
-            batch_size=batch_size, max_batch_tokens=max_batch_tokens,
-            sort_window=sort_window, max_length=max_length, device=device,
-            prefix=prefix,
-            revision=revision, trust_remote_code=trust_remote_code, allow_pickle=allow_pickle,
-            progress=not quiet,
-        )
-    else:
-        unsupported = {"--layers": layers, "--prefix": prefix or None,
-                       "--max-length": max_length, "--revision": revision,
-                       "--trust-remote-code": trust_remote_code or None}
-        given = [k for k, v in unsupported.items() if v is not None]
-        if sentence_pool != "mean":
-            given.append("--sentence-pool")
+    if extractor != "hf":
+        given = [_FLAGS.get(name, "--" + name.replace("_", "-")) for name in _HF_ONLY
+                 if values[name] != HFExtractor.param_spec(name).default]
         if given:
             raise click.UsageError(f"{', '.join(given)} not supported by --extractor neurox")
-        ex = get_extractor("neurox", model=model, word_aggregation=word_agg, dtype=dtype,
-                           device="cpu" if device == "auto" else device,
-                           allow_pickle=allow_pickle, progress=not quiet)
+        device = values["device"]
+        ex = get_extractor("neurox", model=model, word_aggregation=values["word_aggregation"],
+                           dtype=values["dtype"], device="cpu" if device == "auto" else device,
+                           allow_pickle=values["allow_pickle"], progress=not quiet)
         reason = ex.unavailable_reason()
         if reason:
             raise click.ClickException(reason)

@@ -33,6 +33,7 @@ import numpy as np
 from interlingua.core.errors import InputError, PluginError, StoreError
 from interlingua.core.interfaces import Extractor
 from interlingua.core.params import Param
+from interlingua.core.progress import SILENT, Progress, rich_progress
 from interlingua.registry import hookimpl
 
 INSTALL_HINT = "pip install --no-deps neurox==1.0.9 imbalanced-learn"
@@ -68,7 +69,7 @@ class NeuroXExtractor(Extractor):
         return None if found else f"NeuroX is not installed: {INSTALL_HINT}"
 
     def _model_path(self) -> str:
-        from interlingua.plugins.extraction.hf import _check_weights
+        from interlingua.plugins.extraction.loading import check_weights
         from interlingua.plugins.extraction.models import hub_status, is_builtin, resolve_builtin
 
         if not self.model:
@@ -77,7 +78,7 @@ class NeuroXExtractor(Extractor):
             return str(resolve_builtin(self.model))
         local = Path(self.model).expanduser()
         if local.is_dir():
-            _check_weights(local, self.allow_pickle)
+            check_weights(local, self.allow_pickle)
             return str(local)
         if local.exists():
             raise InputError(f"{local} is a file; give the model directory")
@@ -97,17 +98,18 @@ class NeuroXExtractor(Extractor):
         resume: bool = False,
         overwrite: bool = False,
         discard_damaged: bool = False,
+        progress: Progress | None = None,
     ) -> Path:
         """Run NeuroX over ``corpus`` and write the store ``output`` (see the module doc).
 
-        ``resume``, ``overwrite`` and ``discard_damaged`` work as for the ``hf``
-        extractor (:meth:`~interlingua.plugins.extraction.hf.HFExtractor.extract`).
+        ``resume``, ``overwrite``, ``discard_damaged`` and ``progress`` work as for the
+        ``hf`` extractor (:meth:`~interlingua.plugins.extraction.hf.HFExtractor.extract`).
         """
         from interlingua.core.fingerprint import make_fingerprint, resume_checked
         from interlingua.core.locking import check_not_busy
         from interlingua.core.store import ActivationStore
         from interlingua.plugins.extraction.corpus import as_corpus
-        from interlingua.plugins.extraction.hf import _make_progress, store_state
+        from interlingua.plugins.extraction.hf import store_state
 
         reason = self.unavailable_reason()
         if reason:
@@ -148,16 +150,19 @@ class NeuroXExtractor(Extractor):
         self.last_run_ = {"discarded_segments": [str(p) for p in store.discarded]}
         try:
             start = store.progress
-            with _make_progress(self.progress) as progress, \
+            if progress is None:
+                progress = rich_progress(rate=True) if self.progress else SILENT
+            with progress.task("neurox", total=len(corpus)) as task, \
                     tempfile.TemporaryDirectory(prefix="interlingua-neurox-") as tmp:
-                task = progress.add_task("neurox", total=len(corpus), completed=start, rate="")
+                if start:
+                    task.advance(start)  # committed before an interruption
                 for lo in range(start, len(corpus), self.chunk_size):
                     chunk = corpus.sentences[lo : lo + self.chunk_size]
                     records, layers, cut = self._run_chunk(model_path, chunk, Path(tmp))
                     truncated += cut
                     store.append(records, layers)
                     store.flush()
-                    progress.update(task, advance=len(chunk))
+                    task.advance(len(chunk))
             store.finalize(n_truncated_sentences=truncated)
         finally:
             store.close()

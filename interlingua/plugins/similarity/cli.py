@@ -1,23 +1,36 @@
 """``interlingua compare A.h5 [B.h5] --metric anc --metric cka ...``: layer-wise
-representation similarity (seed 001 Figs 3–5) as a table, JSON/CSV and a PNG."""
+representation similarity (seed 001 Figs 3–5) as a table, JSON/CSV and a PNG.
+
+The comparison settings (level, chunk rows, significance, seed) are options generated
+from :class:`~interlingua.plugins.similarity.compare.CompareSettings`; a metric's own
+parameters are given in its spec (``-m cka:debiased=true``) and parsed with the types
+the metric declares."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from interlingua.core.errors import InputError
+from interlingua.core.progress import rich_progress
+from interlingua.plugins.similarity.compare import DEFAULT_METRICS, CompareSettings
 from interlingua.registry.commands import (
+    LIST,
     check_results,
     console,
+    err_console,
     format_value,
-    make_progress,
     overwrite_option,
+    param_options,
+    plugin_kwargs,
     print_table,
     write_outputs,
 )
 from interlingua.registry.hookspecs import hookimpl
+
+_FLAGS = {"n_permutations": "--permutations", "n_bootstrap": "--bootstrap"}
 
 
 @click.command(context_settings={"show_default": True})
@@ -27,35 +40,26 @@ from interlingua.registry.hookspecs import hookimpl
 @click.option("-m", "--metric", "metrics", multiple=True, metavar="NAME[:K=V,...]",
               help="Paired metric, repeatable; parameters after a colon, e.g. "
                    "cka:debiased=true or retrieval:method=csls,k=10. "
-                   "[default: anc and cka]")
+                   f"[default: {' and '.join(DEFAULT_METRICS)}]")
 @click.option("--lang-a", help="Language of the first side (one store: default = its two "
                                "languages).")
 @click.option("--lang-b", help="Language of the second side.")
-@click.option("--level", type=click.Choice(["sentences", "words"]), default="sentences",
-              help="Row level: pooled sentences, or words (target words of parallel "
-                   "sentences; word by word for two stores of the same text).")
-@click.option("--layers", help="Comma-separated layer names (default: all shared layers).")
+@param_options(CompareSettings, only=("level",))
+@click.option("--layers", type=LIST,
+              help="Comma-separated layer names (default: all shared layers).")
 @click.option("-o", "--out", type=click.Path(path_type=Path),
               help="Output directory (compare.json, compare.csv, compare.png), or a .json "
                    "file (CSV and PNG beside it).")
 @click.option("--dask", "dask_address", metavar="ADDRESS|local",
-              help="Accumulate moments on a Dask cluster (scheduler address, or 'local' "
-                   "for a LocalCluster).")
-@click.option("--chunk-rows", type=int, default=16384,
-              help="Rows per streamed chunk.")
-@click.option("--permutations", type=int, default=0,
-              help="Permutation-test shuffles per layer and metric (p-value).")
-@click.option("--bootstrap", type=int, default=0,
-              help="Bootstrap resamples per layer and metric (95% CI).")
-@click.option("--significance-rows", type=int, default=5000,
-              help="Random subsample (pairs) used by the permutation test and bootstrap.")
-@click.option("--seed", type=int, default=0, help="Seed of subsampling and resampling.")
+              help="Stream the metrics over a Dask cluster (scheduler address, or "
+                   "'local' for a LocalCluster).")
+@param_options(CompareSettings, only=("chunk_rows", "n_permutations", "n_bootstrap",
+                                      "significance_rows", "seed"), flags=_FLAGS)
 @click.option("--plot/--no-plot", default=True, help="Draw the PNG of curves over layers.")
 @overwrite_option
 def compare(store_a: Path, store_b: Path | None, metrics: tuple[str, ...], lang_a: str | None,
-            lang_b: str | None, level: str, layers: str | None, out: Path | None,
-            dask_address: str | None, chunk_rows: int, permutations: int, bootstrap: int,
-            significance_rows: int, seed: int, plot: bool, overwrite: bool) -> None:
+            lang_b: str | None, layers: list[str] | None, out: Path | None,
+            dask_address: str | None, plot: bool, overwrite: bool, **settings: Any) -> None:
     """Compare representations layer by layer: two languages of one parallel store
     (sentences paired by pair_id) or two stores, with several paired metrics.
 
@@ -66,37 +70,28 @@ def compare(store_a: Path, store_b: Path | None, metrics: tuple[str, ...], lang_
       interlingua compare big.h5 -m anc -m cka --dask local --permutations 200
     """
     from interlingua.plugins.similarity.compare import compare_layers, parse_metric_spec
+    from interlingua.plugins.similarity.comparison import comparison_json, comparison_rows
 
+    options = plugin_kwargs(CompareSettings, settings)
+    permutations, bootstrap = options["n_permutations"], options["n_bootstrap"]
     if permutations < 0 or bootstrap < 0:
         raise InputError("--permutations and --bootstrap must be ≥ 0")
-    specs = list(metrics) or ["anc", "cka"]
     # Parse early so that a typo fails before any data is read.
-    instances = [parse_metric_spec(s) for s in specs]
-    layer_list = [x.strip() for x in layers.split(",") if x.strip()] if layers else None
+    instances = [parse_metric_spec(s) for s in metrics or DEFAULT_METRICS]
     write = {"overwrite": overwrite, "inputs": [store_a, store_b]}
     if out is not None:  # refuse existing outputs / inputs before reading any data
         check_results(out, "compare", with_png=plot, **write)
-    from interlingua.plugins.similarity.compare import pair_rows
-
-    pairing = pair_rows(store_a, store_b, lang_a=lang_a, lang_b=lang_b, level=level)
-    from interlingua.core.store import ActivationStore
-
-    with ActivationStore.open(store_a) as st:
-        n_layers = len(layer_list) if layer_list else len(st.layers)
-    with make_progress(transient=True) as progress:
-        task = progress.add_task(f"comparing {pairing.n} paired {level}", total=n_layers)
-        result = compare_layers(
-            store_a, store_b, instances, lang_a=lang_a, lang_b=lang_b, level=level,
-            layers=layer_list, chunk_rows=chunk_rows, dask=dask_address,
-            n_permutations=permutations, n_bootstrap=bootstrap,
-            significance_rows=significance_rows, seed=seed,
-            on_layer=lambda name: progress.advance(task),
-        )
-    sides = (f"{pairing.lang_a} vs {pairing.lang_b}" if pairing.lang_a else "A vs B")
+    result = compare_layers(
+        store_a, store_b, instances, lang_a=lang_a, lang_b=lang_b, layers=layers or None,
+        dask=dask_address, progress=rich_progress(transient=True, console=err_console),
+        **options,
+    )
+    meta, level = result.meta, options["level"]
+    sides = f"{meta['lang_a']} vs {meta['lang_b']}" if meta["lang_a"] else "A vs B"
     title = (f"{store_a.name}{' / ' + store_b.name if store_b else ''}: {sides}, "
-             f"{result.info['n']} paired {level} ({result.info['pairing']})")
+             f"{meta['n']} paired {level} ({meta['pairing']})")
     columns = ["layer"]
-    for label in result.labels:
+    for label in result.series:
         columns.append(label)
         if permutations:
             columns.append("p")
@@ -105,7 +100,7 @@ def compare(store_a: Path, store_b: Path | None, metrics: tuple[str, ...], lang_
     table_rows = []
     for layer in result.layers:
         row: list = [layer]
-        for label in result.labels:
+        for label in result.series:
             r = result.results[label][layer]
             row.append(r.value)
             if permutations:
@@ -116,25 +111,20 @@ def compare(store_a: Path, store_b: Path | None, metrics: tuple[str, ...], lang_
     print_table(title, columns, table_rows)
     from interlingua.registry.messages import warn_nonfinite
 
-    for label, metric in zip(result.labels, instances):
+    for label, metric in zip(result.series, instances):
         warn_nonfinite(metric, result.results[label])
     if permutations or bootstrap:
-        console.print(f"[dim]p-values / CIs from {result.info['significance_rows']} random "
-                      f"pairs (seed {seed}); one-sided permutation test in each metric's "
-                      f"similarity direction.[/dim]")
+        console.print(f"[dim]p-values / CIs from {meta['significance_rows']} random "
+                      f"pairs (seed {options['seed']}); one-sided permutation test in each "
+                      f"metric's similarity direction.[/dim]")
     if out is not None:
-        written = write_outputs(out, result.to_dict(), result.rows(), stem="compare", **write)
+        written = write_outputs(out, comparison_json(result), comparison_rows(result),
+                                stem="compare", **write)
         if plot:
-            from interlingua.core.plotting import plot_layer_curves
-
-            png = written[0].with_suffix(".png")
-            plot_layer_curves(
-                result.curves(), result.layers,
-                ylabel="similarity" if all(m.higher_is_more_similar for m in instances)
-                else "value (procrustes: distance, lower = more similar)",
-                title=f"{sides} ({level})", path=png,
-            )
-            written.append(png)
+            ylabel = "similarity" if all(m.higher_is_more_similar for m in instances) \
+                else "value (procrustes: distance, lower = more similar)"
+            written.append(result.plot(written[0].with_suffix(".png"), ylabel=ylabel,
+                                       title=f"{sides} ({level})"))
         for path in written:
             console.print(f"wrote {path}")
 

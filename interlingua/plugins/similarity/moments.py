@@ -28,7 +28,7 @@ products of two such terms is why ``Σ α u``, ``Σ α v``, ``Σ β u``, ``Σ β
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +39,8 @@ from interlingua.core.interfaces import Accumulator
 from interlingua.core.result import MetricResult
 from interlingua.core.validation import check_paired
 
-__all__ = ["Centered", "Moments", "MomentsAccumulator", "merge_requirements"]
+__all__ = ["Centered", "Moments", "MomentsAccumulator", "merge_requirements",
+           "share_moments"]
 
 
 @dataclass
@@ -317,8 +318,9 @@ class MomentsAccumulator(Accumulator):
 
     ``requires`` is the moments configuration the metric needs; ``finish`` maps the
     accumulated moments to the metric's :class:`MetricResult`. Several metrics can
-    share one pass over the data: build a :class:`Moments` satisfying
-    :func:`merge_requirements` and call :meth:`result_from` of each.
+    share one pass over the data through :func:`share_moments` (what
+    ``compare_layers`` does), or by building one :class:`Moments` satisfying
+    :func:`merge_requirements` and calling :meth:`result_from` of each.
     """
 
     def __init__(
@@ -332,16 +334,23 @@ class MomentsAccumulator(Accumulator):
         self.finish = finish
         self.same_dim = same_dim
         self.moments = Moments(**self.requires)
+        #: False for the followers of :func:`share_moments`: they read the moments
+        #: their leader folds the chunks into.
+        self.leads = True
 
     def update(self, x: np.ndarray, y: np.ndarray) -> MomentsAccumulator:
         x, y = check_paired(x, y, min_rows=1, same_dim=self.same_dim, dtype=None)
-        self.moments.update(x, y)
+        if self.leads:
+            self.moments.update(x, y)
         return self
 
     def merge(self, other: Accumulator) -> MomentsAccumulator:
         if not isinstance(other, MomentsAccumulator):
             raise TypeError(f"cannot merge {type(other).__name__} into MomentsAccumulator")
-        self.moments.merge(other.moments)
+        if self.leads != other.leads:
+            raise ValueError("cannot merge a shared-moments follower with a leader")
+        if self.leads:
+            self.moments.merge(other.moments)
         return self
 
     def result(self) -> MetricResult:
@@ -350,3 +359,36 @@ class MomentsAccumulator(Accumulator):
     def result_from(self, moments: Moments) -> MetricResult:
         """The metric computed from shared moments (a superset configuration)."""
         return self.finish(moments)
+
+
+def share_moments(accumulators: Iterable[Any]) -> int:
+    """Let the :class:`MomentsAccumulator` s among ``accumulators`` share one pass.
+
+    An optimisation behind the public ``update`` / ``merge`` / ``result`` interface:
+    the first of them (the *leader*) folds each chunk into one :class:`Moments`
+    configured for all (:func:`merge_requirements`); the others (*followers*) hold the
+    same object, so their ``update`` and ``merge`` only validate, and their
+    ``result`` reads the shared moments. Feed every accumulator the same chunks and
+    merge them pairwise with accumulators shared the same way (a pickled group keeps
+    the sharing). Other accumulators are left alone.
+
+    Parameters
+    ----------
+    accumulators : iterable
+        Fresh accumulators (no rows seen yet), e.g. one per metric of a comparison.
+
+    Returns
+    -------
+    int
+        How many accumulators now share one :class:`Moments` (0 when fewer than two
+        could).
+    """
+    group = [acc for acc in accumulators if isinstance(acc, MomentsAccumulator)]
+    if len(group) < 2:
+        return 0
+    if any(acc.moments.n or not acc.leads for acc in group):
+        raise ValueError("share_moments needs fresh accumulators")
+    shared = Moments(**merge_requirements(*(acc.requires for acc in group)))
+    for i, acc in enumerate(group):
+        acc.moments, acc.leads = shared, i == 0
+    return len(group)

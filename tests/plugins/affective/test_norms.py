@@ -9,6 +9,7 @@ import pytest
 
 from interlingua.core.errors import FormatError, InputError
 from interlingua.plugins.affective import norms as nm
+from interlingua.plugins.affective import packaged_norms
 
 
 def write(path, text):
@@ -106,7 +107,7 @@ def test_minmax():
 # -- real norms from the optional packages ------------------------------------------
 def _have_norm_package() -> bool:
     try:
-        nm._package_data_dir()
+        packaged_norms._package_data_dir()
     except Exception:
         return False
     return True
@@ -158,7 +159,7 @@ def test_labmt_values_and_glosses():
 
 
 def test_missing_package_message(monkeypatch):
-    monkeypatch.setattr(nm, "_DATA_PACKAGES", ("no_such_norm_package_xyz",))
+    monkeypatch.setattr(packaged_norms, "_DATA_PACKAGES", ("no_such_norm_package_xyz",))
     from interlingua.core.errors import InterlinguaError
 
     with pytest.raises(InterlinguaError, match="pip install labmtsimple"):

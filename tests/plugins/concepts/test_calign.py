@@ -124,6 +124,24 @@ def test_reference_takes_first_n_lines_not_most_probable():
     assert calign(nbest=2, theta=0.75, variant="reference")(src, tgt, d).value == 0.0
 
 
+def test_ranking_rule_is_one_function_of_the_variant():
+    from interlingua.plugins.concepts.calign import nbest_ranking, rank_dictionary
+
+    assert nbest_ranking("paper") == "probability"
+    assert nbest_ranking("reference") == "order"
+    with pytest.raises(InputError, match="variant"):
+        nbest_ranking("script")
+    src, tgt, d = _twelve_translation_case()
+    for variant in ("paper", "reference"):
+        ranked = rank_dictionary(d, 10, variant)
+        assert ranked["w"] == d.nbest(10, by=nbest_ranking(variant))["w"]
+        metric = calign(nbest=10, theta=0.75, variant=variant)
+        assert metric.rank(d) == ranked
+        # Ranked once, the lists give the same CALIGN as the dictionary itself.
+        assert metric(src, tgt, ranked).value == metric(src, tgt, d).value
+    assert rank_dictionary({"w": ["x"]}, 10, "paper") == {"w": ["x"]}
+
+
 # -- the percentage and the details -----------------------------------------------------------
 def test_percentage_counts_source_concepts_aligned_to_any_target():
     s0, s1, s2 = words("p", 6), words("q", 6), words("r", 6)

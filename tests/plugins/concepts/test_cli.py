@@ -128,3 +128,43 @@ def test_induce_dictionary_from_store_and_files(workdir):
 
     assert main(["induce-dictionary", str(workdir / "acts.h5"), "-o",
                  str(workdir / "x.txt")]) == 1  # languages missing
+
+
+@pytest.mark.parametrize(("command", "plugin"), [
+    ("calign", "interlingua.plugins.concepts.calign:CAlign"),
+    ("colap", "interlingua.plugins.concepts.colap:COlap"),
+    ("concepts", "interlingua.plugins.concepts.kmeans:KMeansDiscoverer"),
+])
+def test_help_shows_the_plugin_defaults(command, plugin):
+    """`--help` and `interlingua plugins show` agree: options come from the Params."""
+    import importlib
+
+    module, _, name = plugin.partition(":")
+    factory = getattr(importlib.import_module(module), name)
+    specs = factory.params if command != "concepts" else [
+        p for p in factory.params if p.name == "n_clusters"]
+    text = " ".join(CliRunner().invoke(cli, [command, "--help"], terminal_width=200)
+                    .output.split())
+    for spec in specs:
+        flag = "--" + spec.name.replace("_", "-")
+        assert flag in text and spec.help in text
+        assert f"[default: {spec.default}]" in text
+    if command == "concepts":
+        assert "-k, --n-clusters" in text
+
+
+def test_list_options_and_suggestions(workdir, capsys):
+    from interlingua.cli import main
+
+    store = workdir / "acts.h5"
+    invoke("concepts", store, "-k", K, "--min-freq", 1, "--layers", "1,", "--languages", "en,de")
+    out = invoke("calign", store, "-s", "en", "-t", "de", "-d", workdir / "dict.tsv",
+                 "--layers", " 1 ,", "--names", "run", "--show", 1, "--show-layer", "1")
+    assert "run" in out and "top aligned concepts" in out
+    capsys.readouterr()
+    assert main(["calign", str(store), "-s", "en", "-t", "de", "-d",
+                 str(workdir / "dict.tsv"), "--show", "1", "--show-layer", "11"]) == 1
+    assert "did you mean '1'" in capsys.readouterr().err
+    assert main(["induce-dictionary", str(store), "-s", "enn", "-t", "de", "-o",
+                 str(workdir / "lex.txt"), "--backend", "ibm1"]) == 1
+    assert "did you mean 'en'" in capsys.readouterr().err

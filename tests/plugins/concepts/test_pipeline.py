@@ -273,3 +273,66 @@ def test_colap_layers(concept_file):
     assert sub.layers == ["1"]
     with pytest.raises(StoreError, match="layer"):
         colap_layers(concept_file, ["7"])
+
+
+def test_layerwise_drivers_return_the_core_result(concept_file):
+    from interlingua.core.layerwise import LayerwiseResult
+    from interlingua.plugins.concepts.pipeline import calign_layerwise, colap_layerwise
+
+    res = calign_layerwise(concept_file, "en", "de", true_dictionary())
+    assert isinstance(res, LayerwiseResult)
+    assert res.series == ["en-de"] and res.layers == ["0", "1"]
+    assert res.values() == calign_layers(concept_file, "en", "de", true_dictionary()).values
+    assert res.best_layer() == "1" and res.meta["source"] == "en"
+    col = colap_layerwise(concept_file)
+    assert col.series == ["colap", "de-en"]
+    assert col.values("colap") == pytest.approx([0.0, 100.0])
+    pair = col.results["de-en"]["1"]
+    assert pair.value == col.results["colap"]["1"].details["pairs"]["de-en"]["percent"]
+    legacy = colap_layers(concept_file)
+    assert legacy.layerwise.series == col.series and legacy.to_dict()["metric"] == "colap"
+
+
+class _Recorder:
+    """A Progress that records its tasks (the protocol of interlingua.core.progress)."""
+
+    def __init__(self):
+        self.tasks = []
+
+    def task(self, description, total=None, **fields):
+        import contextlib
+
+        record = {"description": description, "total": total, "done": 0}
+        self.tasks.append(record)
+
+        class Task:
+            def advance(self, steps=1, **fields):
+                record["done"] += steps
+
+            def update(self, *, total=None, description=None):
+                pass
+
+        return contextlib.nullcontext(Task())
+
+
+def test_progress_protocol(store_path, concept_file, tmp_path):
+    rec = _Recorder()
+    with ActivationStore.open(store_path) as st:
+        runs = discover_concepts(st, ["1"], n_clusters=N_CONCEPTS, progress=rec,
+                                 freq_filter=FrequencyFilter(min_freq=2))
+    assert rec.tasks == [{"description": "clustering", "total": 2, "done": 2}]
+    assert sorted(r.key for r in runs) == ["de", "en"]
+    calign_layers(concept_file, "en", "de", true_dictionary(), progress=rec)
+    colap_layers(concept_file, ["1"], progress=rec)
+    assert [(t["description"], t["done"]) for t in rec.tasks[1:]] == [("CALIGN", 2),
+                                                                       ("COLAP", 1)]
+
+
+def test_unknown_languages_get_a_suggestion(store_path, concept_file):
+    with ActivationStore.open(store_path) as st:
+        with pytest.raises(InputError, match="no sentences in language 'enn'.*did you mean 'en'"):
+            discover_concepts(st, ["1"], languages=["de", "enn"])
+    with pytest.raises(StoreError, match="did you mean 'de'"):
+        calign_layers(concept_file, "en", "dee", true_dictionary())
+    with pytest.raises(InputError, match="did you mean 'en'"):
+        colap_layers(concept_file, ["1"], languages=["enn"])

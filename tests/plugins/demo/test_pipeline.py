@@ -64,3 +64,25 @@ def test_bad_inputs(tmp_path):
         run_demo(tmp_path, full_config(data=str(tmp_path / "nope.tsv")))
     with pytest.raises(InputError, match="unknown demo step"):
         run_demo(tmp_path, quick_config(), steps=("nonsense",))
+
+
+def test_comma_list_options_are_checked_before_any_work(tmp_path):
+    from click.testing import CliRunner
+
+    from interlingua.plugins.demo.cli import demo
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(demo, ["-o", str(out), "--langs", "en"])
+    assert result.exit_code == 2 and "two language codes" in result.output
+    result = CliRunner().invoke(demo, ["-o", str(out), "--steps", "similarity, nope"])
+    assert result.exit_code == 2 and "unknown step(s) nope" in result.output
+    assert not out.exists()
+
+
+def test_pipeline_module_reexports_the_split_modules():
+    from interlingua.plugins.demo import config, findings, pipeline, run
+
+    assert pipeline.run_demo is run.run_demo
+    assert pipeline.quick_config is config.quick_config
+    assert pipeline.findings_check is findings.findings_check
+    assert pipeline.STEPS == ("similarity", "word_translation", "concepts", "affective")

@@ -26,11 +26,11 @@ from interlingua.core.errors import InputError, StoreError  # noqa: E402
 from interlingua.core.store import ActivationStore  # noqa: E402
 from interlingua.plugins.extraction.corpus import Corpus, CorpusSentence, read_corpus  # noqa: E402
 from interlingua.plugins.extraction.hf import (  # noqa: E402
-    _char_word_map,
     map_tokens_to_words,
     select_layers,
 )
 from interlingua.plugins.extraction.models.tiny import build_tiny_model  # noqa: E402
+from interlingua.plugins.extraction.words import _char_word_map  # noqa: E402
 
 SENTENCES = [
     ("en", "Hello world , this is a small test sentence ."),
