@@ -149,7 +149,14 @@ class Metric(Plugin):
             result = self.compute(X, Y, **kwargs)
         else:
             result = self.compute(*inputs, **kwargs)
-        result = self._as_result(result, "compute()")
+        return self.finish_result(result, "compute()")
+
+    def finish_result(self, raw: Any, where: str = "accumulator().result()") -> MetricResult:
+        """What ``compute()`` or an accumulator's ``result()`` returned, as the
+        :class:`MetricResult` callers get: a plain number is wrapped, anything else is a
+        :class:`PluginError` naming the plugin, and the metric's name and parameters
+        are stamped on it (drivers that run accumulators themselves use this too)."""
+        result = self._as_result(raw, where)
         result.metric = result.metric or self.name
         result.params = {**self.get_params(), **result.params}
         return result
@@ -192,10 +199,7 @@ class Metric(Plugin):
         for x, y in chunks:
             x, y = check_paired(x, y, min_rows=1, same_dim=self.same_dim)
             acc.update(x, y)
-        result = self._as_result(acc.result(), "accumulator().result()")
-        result.metric = result.metric or self.name
-        result.params = {**self.get_params(), **result.params}
-        return result
+        return self.finish_result(acc.result())
 
 
 def check_is_fitted(estimator: Any) -> None:

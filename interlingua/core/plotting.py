@@ -12,7 +12,7 @@ import numpy as np
 from interlingua.core.outputs import atomic_output
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -68,7 +68,7 @@ def plot_layer_curves(
     Curves named in ``bold`` are drawn thick and black (e.g. the mean over languages,
     seed 003 Fig. 3). Missing values (NaN/None) leave gaps.
     """
-    plt = _pyplot()
+    plt = pyplot()
     path = Path(path)
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
     x = np.arange(len(layers))
@@ -106,7 +106,7 @@ def plot_heatmap(
     fmt: str = ".2f",
 ) -> Path:
     """Annotated square heat map (e.g. pairwise fold enrichment between languages)."""
-    plt = _pyplot()
+    plt = pyplot()
     path = Path(path)
     matrix = np.asarray(matrix, dtype=float)
     size = max(4.0, 0.5 * len(labels) + 2)

@@ -271,10 +271,10 @@ class ListType(click.ParamType):
 LIST = ListType()
 
 
-def _param_option(spec: Param, flag: str) -> Any:
+def _param_option(spec: Param, flags: tuple[str, ...]) -> Any:
     kwargs: dict[str, Any] = {"help": spec.help, "show_default": True}
     if spec.type is bool:
-        base = flag[2:]
+        base = flags[-1][2:]
         return click.option(f"--{base}/--no-{base}", spec.name, default=bool(spec.default),
                             **kwargs)
     if spec.choices is not None:
@@ -293,11 +293,12 @@ def _param_option(spec: Param, flag: str) -> Any:
         kwargs["default"] = None if spec.default is None else json.dumps(spec.default)
         kwargs["callback"] = lambda ctx, param, value: (
             spec.default if value is None else spec.parse(value))
-    return click.option(flag, spec.name, **kwargs)
+    return click.option(*flags, spec.name, **kwargs)
 
 
 def param_options(factory: Any, *, only: Sequence[str] | None = None,
-                  exclude: Sequence[str] = (), flags: dict[str, str] | None = None) -> Any:
+                  exclude: Sequence[str] = (),
+                  flags: dict[str, str | tuple[str, ...]] | None = None) -> Any:
     """Decorator adding one click option per declared parameter of ``factory``.
 
     Defaults, help texts, types and choices come from the plugin's ``params``; the
@@ -311,7 +312,8 @@ def param_options(factory: Any, *, only: Sequence[str] | None = None,
     only, exclude : sequence of str
         Which parameters become options (default: all).
     flags : dict, optional
-        Parameter name → option flag when it should differ from ``--name-with-dashes``.
+        Parameter name → option flag, or tuple of flags (e.g. ``("-k", "--n-clusters")``),
+        when it should differ from ``--name-with-dashes``.
     """
     declared = list(getattr(factory, "params", ()))
     names = [p.name for p in declared]
@@ -325,8 +327,9 @@ def param_options(factory: Any, *, only: Sequence[str] | None = None,
 
     def decorate(func: Any) -> Any:
         for spec in reversed(chosen):
-            flag = flags.get(spec.name, "--" + spec.name.replace("_", "-"))
-            func = _param_option(spec, flag)(func)
+            given = flags.get(spec.name, "--" + spec.name.replace("_", "-"))
+            func = _param_option(spec, (given,) if isinstance(given, str) else tuple(given))(
+                func)
         return func
 
     return decorate

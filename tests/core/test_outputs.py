@@ -195,12 +195,12 @@ def test_update_starts_from_a_copy(tmp_path):
 
 
 def test_formats_through_the_temporary_path(tmp_path):
-    from interlingua.core.plotting import _pyplot, save_figure
+    from interlingua.core.plotting import pyplot, save_figure
 
     with atomic_output(tmp_path / "m.npy") as tmp, open(tmp, "wb") as fh:
         np.save(fh, np.eye(2))
     np.testing.assert_array_equal(np.load(tmp_path / "m.npy"), np.eye(2))
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots()
     ax.plot([0, 1])
     save_figure(fig, tmp_path / "fig.png")

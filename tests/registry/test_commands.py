@@ -98,3 +98,17 @@ def test_broken_third_party_command_is_warned_and_skipped():
     with pytest.warns(PluginLoadWarning, match="bad-plugin failed in register_commands"):
         registry.add_commands(group)
     assert "hello" in group.commands and "extract" in group.commands
+
+
+def test_builtins_are_the_listed_modules_and_a_broken_one_is_an_error(monkeypatch):
+    from interlingua.core.errors import PluginError
+    from interlingua.registry import Registry, manager
+
+    registry = Registry(load_entry_points=False)
+    builtin = {name for name, (_p, _v, is_builtin) in registry._providers.items()
+               if is_builtin}
+    assert builtin == set(manager.DEFAULT_PLUGINS)
+    monkeypatch.setattr(manager, "DEFAULT_PLUGINS",
+                        (*manager.DEFAULT_PLUGINS, "interlingua.plugins.no_such_module"))
+    with pytest.raises(PluginError, match="built-in plugin module .*no_such_module"):
+        Registry(load_entry_points=False)

@@ -37,24 +37,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 _FILTER = FrequencyFilter.defaults()
 
 
-def extra_flag(name: str, flag: str) -> Callable[[F], F]:
-    """Give the option generated for parameter ``name`` a further flag (e.g. ``-k``
-    beside ``--n-clusters``); place it above the :func:`param_options` decorator."""
-    def decorate(func: F) -> F:
-        for param in getattr(func, "__click_params__", ()):
-            if param.name == name:
-                param.opts.insert(0, flag)
-                return func
-        raise ValueError(f"no generated option {name!r} to add {flag} to")
-    return decorate
-
-
 # -- concepts -------------------------------------------------------------------------
 @click.command("concepts", context_settings={"show_default": True})
 @click.argument("store", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--layers", type=LIST, help=LAYERS_HELP)
-@extra_flag("n_clusters", "-k")
-@param_options(KMeansDiscoverer, only=("n_clusters",))
+@param_options(KMeansDiscoverer, only=("n_clusters",), flags={"n_clusters": ("-k", "--n-clusters")})
 @click.option("--method", default="kmeans",
               help="Discoverer: kmeans, minibatch-kmeans, agglomerative or a plugin.")
 @click.option("--mixed", is_flag=True,
@@ -193,4 +180,4 @@ def register_commands(cli: click.Group) -> None:
     cli.add_command(colap)
 
 
-__all__ = ["calign", "colap", "concepts", "extra_flag", "register_commands"]
+__all__ = ["calign", "colap", "concepts", "register_commands"]

@@ -30,7 +30,7 @@ def write_figures(results: dict[str, Any], out: Path) -> dict[str, str]:
     dict of str -> str
         Figure key → file name (inside ``out``).
     """
-    from interlingua.core.plotting import _pyplot, plot_heatmap, plot_layer_curves, save_figure
+    from interlingua.core.plotting import plot_heatmap, plot_layer_curves, pyplot, save_figure
 
     figs: dict[str, str] = {}
     model = results["config"]["model"].replace("builtin:", "")
@@ -81,7 +81,7 @@ def write_figures(results: dict[str, Any], out: Path) -> dict[str, str]:
             f" layer {aff['top_sets']['layer']}").name
         recs = aff["records"]
         if recs:
-            plt = _pyplot()
+            plt = pyplot()
             fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
             for layer in dict.fromkeys(r["layer"] for r in recs):
                 sel = [r for r in recs if r["layer"] == layer]

@@ -57,25 +57,6 @@ def streaming_accumulator(metric: Metric) -> Any | None:
     return acc
 
 
-def _finish(metric: Metric, raw: Any) -> MetricResult:
-    """``raw`` from ``result()`` as the stamped :class:`MetricResult` that
-    :meth:`Metric.stream` would return (a plain number is wrapped)."""
-    if isinstance(raw, MetricResult):
-        result = raw
-    else:
-        try:
-            result = MetricResult(value=float(raw))
-        except (TypeError, ValueError):
-            raise PluginError(
-                f"{plugin_label(metric)} returned {type(raw).__name__} from "
-                "accumulator().result(); expected MetricResult or float (a bug in the "
-                "plugin: report it to its provider)"
-            ) from None
-    result.metric = result.metric or metric.name
-    result.params = {**metric.get_params(), **result.params}
-    return result
-
-
 class AccumulatorSet:
     """One accumulator per streaming metric, fed by one pass over the paired rows.
 
@@ -115,7 +96,7 @@ class AccumulatorSet:
 
     def results(self) -> dict[str, MetricResult]:
         """Label → the metric's result on all rows seen."""
-        return {label: _finish(metric, acc.result())
+        return {label: metric.finish_result(acc.result())
                 for (label, metric), acc in zip(self.metrics, self.accumulators)}
 
 
