@@ -282,7 +282,8 @@ def main() -> None:
                   f"finalization {e2e:.1f} s), bare loop {r['bare_tokens_per_s']:,.0f} tok/s "
                   f"-> (a) ratio {r['ratio_vs_bare']:.3f} (target >= 0.85); share of our loop "
                   f"inside the model forward {r['forward_share']:.3f}", flush=True)
-            nx = neurox_loop(name, corpus, min(args.neurox_sentences, len(corpus)))
+            n_neurox = min(args.neurox_sentences, len(corpus))
+            nx = neurox_loop(name, corpus, n_neurox) if n_neurox > 0 else None
             if nx is not None:
                 r["neurox"] = nx
                 r["ratio_vs_neurox"] = r["ours_tokens_per_s"] / nx["tokens_per_s"]
@@ -290,7 +291,8 @@ def main() -> None:
                       f"sentences ({nx['failed_sentences']} failed its alignment check) -> "
                       f"(b) ratio {r['ratio_vs_neurox']:.2f}", flush=True)
             else:
-                print(f"[{kind}] NeuroX not installed: (b) skipped", flush=True)
+                why = "not installed" if n_neurox > 0 else "not asked for (--neurox-sentences 0)"
+                print(f"[{kind}] NeuroX {why}: (b) skipped", flush=True)
             results["models"][kind] = r
         if not args.no_rss:
             kind = args.rss_model
