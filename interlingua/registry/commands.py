@@ -192,13 +192,6 @@ def write_outputs(
     return written
 
 
-def make_progress(transient: bool = False, rate_unit: str | None = None) -> Any:
-    """The shared rich progress bar (:func:`interlingua.core.progress.make_progress`)."""
-    from interlingua.core.progress import make_progress as _make
-
-    return _make(transient=transient, rate=bool(rate_unit), console=err_console)
-
-
 def parse_key_values(items: Sequence[str], what: str = "--param") -> dict[str, str]:
     """``["k=v", ...]`` -> ``{"k": "v"}`` with a clear error for malformed items."""
     out: dict[str, str] = {}

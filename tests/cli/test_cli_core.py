@@ -208,6 +208,13 @@ def test_neurox_import_export_commands(store, tmp_path, capsys):
         np.testing.assert_array_equal(a.layer("1")[:], b.layer("1")[:])
     assert main(["import-neurox", str(exported), "-o", str(back), "--lang", "xx"]) == 1
     assert "already exists" in capsys.readouterr().err
+    one = tmp_path / "one.hdf5"
+    assert main(["export-neurox", str(store), "-o", str(one), "--layers", "1,"]) == 0
+    single = tmp_path / "single.h5"
+    assert main(["import-neurox", str(one), "-o", str(single), "--lang", "xx"]) == 0
+    with ActivationStore.open(store) as a, ActivationStore.open(single) as b:
+        assert len(b.layers) == 1
+        np.testing.assert_array_equal(a.layer("1")[:], b.layer(b.layers[0])[:])
 
 
 def test_console_script_entry():

@@ -236,6 +236,10 @@ HEAVY = ("torch", "transformers", "sklearn", "scipy.stats", "statsmodels", "h5py
     # modules, which import heavy libraries inside functions only
     ("import interlingua as il, interlingua.registry;"
      "[p.to_dict() for p in il.list_plugins()]; il.list_plugins('metric')", True),
+    # `interlingua --help` adds every family's commands through register_commands
+    ("import contextlib, io; from interlingua.cli import main;"
+     "contextlib.redirect_stdout(io.StringIO()).__enter__(); main(['--help']);"
+     "sys.stdout = sys.__stdout__", True),
 ])
 def test_core_does_not_import_plugins_or_heavy_modules(code, loads_plugins):
     probe = (

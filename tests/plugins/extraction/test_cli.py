@@ -17,16 +17,11 @@ pytest.importorskip("transformers")
 
 from interlingua.cli import main
 from interlingua.core.store import ActivationStore
-from interlingua.plugins.extraction.models.tiny import SAMPLE_SENTENCES
 
 
 @pytest.fixture()
-def parallel(tmp_path) -> Path:
-    rows = ["en\tru"] + [f"{SAMPLE_SENTENCES[i % 2]} {i}\t{SAMPLE_SENTENCES[2 + i % 2]} {i}"
-                         for i in range(30)]
-    path = tmp_path / "pairs.tsv"
-    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    return path
+def parallel(parallel_tsv) -> Path:
+    return parallel_tsv(30)
 
 
 def run(*args) -> int:

@@ -23,16 +23,11 @@ pytest.importorskip("transformers")
 from interlingua.cli import main
 from interlingua.core.store import ActivationStore
 from interlingua.core.store_writer import StoreWriter, partial_dir
-from interlingua.plugins.extraction.models.tiny import SAMPLE_SENTENCES
 
 
 @pytest.fixture()
-def corpus(tmp_path) -> Path:
-    rows = ["en\tru"] + [f"{SAMPLE_SENTENCES[i % 2]} {i}\t{SAMPLE_SENTENCES[2 + i % 2]} {i}"
-                         for i in range(16)]
-    path = tmp_path / "pairs.tsv"
-    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    return path
+def corpus(parallel_tsv) -> Path:
+    return parallel_tsv(16)
 
 
 def run(*args) -> int:
