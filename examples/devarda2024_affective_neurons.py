@@ -12,11 +12,13 @@ and layer, top-100 neurons by |w| at the best layer, super exact test over all
 (:mod:`interlingua.plugins.affective.pipeline`).
 
 Offline default vs. the paper:
-* model: multilingual-e5-small instead of mBERT / XLM-R (``--model xlm-roberta-base``);
-* contexts: the paper samples 15 Wikipedia sentences per word. Offline, English and
-  Spanish words are taken in the embedded Bible verses (3 occurrences per word) and
-  the other 11 languages' words are run alone; give ``--corpus LANG=PATH`` (one
-  sentence per line) to sample contexts for a language, ``--contexts 15`` as in the paper;
+* models: multilingual-e5-small and Gemma 3 270M instead of mBERT / XLM-R (``--model
+  xlm-roberta-base``);
+* contexts: the paper samples 15 Wikipedia sentences per word. Offline, the words of
+  the six Bible languages (en, de, fr, es, ru, ar) are taken in verses that contain
+  them (3 per word) and the other 7 labMT languages' words are run alone; give
+  ``--corpus LANG=PATH`` (one sentence per line) to sample contexts for a language,
+  ``--contexts 15`` as in the paper;
 * variables: labMT happiness only (the paper also uses valence/arousal/dominance
   norms per language), so the mixed model's model factor is replaced by the probed
   layer (three best layers);
@@ -52,9 +54,9 @@ def main(argv: list[str] | None = None) -> dict:
         affective_corpora=dict(item.split("=", 1) for item in args.corpus) or None,
     )
     results = run_demo(args.out, cfg, console=console, steps=("affective",))
-    console.print(f"figures: {args.out}/affective_probe.png (Fig. 3 style), "
-                  f"{args.out}/affective_overlap.png (§5 overlap), {args.out}/mpo_performance.png "
-                  f"(Fig. 4 style); super exact test in {args.out}/results.json")
+    console.print("figures: " + ", ".join(f"{args.out}/{name}"
+                                          for name in results["figures"].values())
+                  + f"; numbers in {args.out}/results.json")
     return results
 
 

@@ -10,13 +10,14 @@ fast_align + Moses); CALIGN with θ=0.8, 10-best translations, > 5 types, size
 ratio ≥ 0.6 (:mod:`interlingua.plugins.concepts.pipeline`).
 
 Offline default vs. the paper:
-* model: multilingual-e5-small (BERT body, offline) instead of mT5 / mBERT / XLM-R,
-  base models only (no fine-tuned MT / NER / SST-2 checkpoints);
-* data: 3,000 English–Spanish Bible verses instead of TED / WMT / news data, hence
-  K=150 (quick: 40) instead of 600 — ~10 word types per concept, as in the paper;
+* models: multilingual-e5-small (BERT body) and Gemma 3 270M (decoder), offline, instead
+  of mT5 / mBERT / XLM-R, base models only (no fine-tuned MT / NER / SST-2 checkpoints);
+* data: the installed public-domain Bible in six languages (CALIGN for every X–en pair
+  with its own eflomal dictionary, COLAP on the mixed data) instead of TED / WMT / news
+  data, hence K=150 (quick: 30) instead of 600 — ~10 word types per concept;
   pass ``--concepts 600`` with a larger ``--data``;
 * ``--variant reference`` is not exposed here; use ``interlingua calign --variant
-  reference`` on the written concepts file (``OUT/concepts.h5``) for the authors'
+  reference`` on the written concepts file (``OUT/concepts-<model>.h5``) for the authors'
   script behaviour.
 
     python examples/mousi2024_calign_colap.py [--quick] [--out mousi2024-output]
@@ -39,8 +40,9 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     cfg = config_from_args(args, n_concepts=args.concepts, min_freq=args.min_freq)
     results = run_demo(args.out, cfg, console=console, steps=("concepts",))
-    console.print(f"figures: {args.out}/calign.png (Fig. 2/11 style), {args.out}/colap.png "
-                  f"(Fig. 7/8 style); concepts in {args.out}/concepts.h5")
+    console.print("figures: " + ", ".join(f"{args.out}/{name}"
+                                          for name in results["figures"].values())
+                  + f"; numbers in {args.out}/results.json")
     return results
 
 

@@ -10,11 +10,11 @@ from the same parallel text (80 % train / 20 % test, P@1/5/10 by cosine and CSLS
 debiased CKA and sentence retrieval (:func:`interlingua.plugins.similarity.compare.compare_layers`).
 
 Offline default vs. the paper:
-* one multilingual model (multilingual-e5-small, offline) instead of pairs of
+* multilingual models (multilingual-e5-small and Gemma 3 270M, offline) instead of pairs of
   *monolingual* BERTs trained by the authors, so the Procrustes map aligns two
   languages inside one model rather than two separate models;
-* test dictionary: induced from the Bible sample instead of MUSE (``--data`` takes any
-  parallel TSV; with hub access ``--model bert-base-multilingual-cased``);
+* test dictionary: induced from the six-language Bible per X–en pair instead of MUSE
+  (``--data`` takes any parallel TSV; with hub access ``--model bert-base-multilingual-cased``);
 * sentence retrieval: without a Procrustes map (seed 002 Fig. 6 maps first).
 
     python examples/wu2020_procrustes_cka.py [--quick] [--out wu2020-output]
@@ -37,9 +37,9 @@ def main(argv: list[str] | None = None) -> dict:
     cfg = config_from_args(args, wt_min_count=args.min_count)
     results = run_demo(args.out, cfg, console=console,
                        steps=("similarity", "word_translation"))
-    console.print(f"figures: {args.out}/word_translation.png (Fig. 4b style), "
-                  f"{args.out}/sentence_retrieval.png (Fig. 6), {args.out}/similarity.png "
-                  f"(CKA, Fig. 7); dictionary in {args.out}/dictionary.txt")
+    console.print("figures: " + ", ".join(f"{args.out}/{name}"
+                                          for name in results["figures"].values())
+                  + f"; numbers in {args.out}/results.json")
     return results
 
 

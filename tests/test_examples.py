@@ -17,12 +17,12 @@ def _load(name):
 
 @pytest.mark.parametrize("name, argv, expected, steps", [
     ("del2022_anc_vs_cka", ["--quick", "--pooling", "mean-tokens", "--langs", "de,en"],
-     {"sentence_pooling": "mean-tokens", "lang_a": "de", "lang_b": "en", "quick": True},
+     {"sentence_pooling": "mean-tokens", "languages": ["de", "en"], "quick": True},
      ("similarity",)),
     ("wu2020_procrustes_cka", ["--min-count", "5", "--pairs", "800"],
      {"wt_min_count": 5, "pairs": 800, "quick": False}, ("similarity", "word_translation")),
     ("mousi2024_calign_colap", ["--quick", "--concepts", "60", "--model", "xlm-roberta-base"],
-     {"n_concepts": 60, "model": "xlm-roberta-base"}, ("concepts",)),
+     {"n_concepts": 60, "models": ["xlm-roberta-base"]}, ("concepts",)),
     ("devarda2024_affective_neurons", ["--languages", "en,de", "--words", "50",
                                        "--corpus", "de=wiki.txt"],
      {"affective_languages": ["en", "de"], "affective_words": 50,
@@ -34,7 +34,7 @@ def test_scripts_configure_the_demo(monkeypatch, tmp_path, name, argv, expected,
 
     def fake_run_demo(out, cfg, *, console, steps):
         seen.update(out=out, cfg=cfg, steps=steps)
-        return {}
+        return {"figures": {"anc": "anc.png"}}
 
     monkeypatch.setattr(module, "run_demo", fake_run_demo)
     module.main([*argv, "--out", str(tmp_path)])

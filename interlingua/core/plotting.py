@@ -96,6 +96,61 @@ def plot_layer_curves(
     return path
 
 
+def plot_layer_panels(
+    panels: Mapping[str, tuple[Sequence[str | int], Mapping[str, Sequence[float]]]],
+    *,
+    ylabel: str,
+    title: str,
+    path: str | os.PathLike,
+    bold: Sequence[str] = (),
+    dashed: Sequence[str] = (),
+    ylim: tuple[float, float] | None = None,
+) -> Path:
+    """One panel per entry of ``panels`` (e.g. per model: its layers and one curve per
+    language pair, like seed 001 Figs 3–5 and seed 000 Fig. 4), side by side, same
+    colour for the same curve name in every panel.
+
+    Curves named in ``bold`` are thick and black, those in ``dashed`` dashed (e.g.
+    languages probed without context). Missing values (NaN/None) leave gaps.
+    """
+    plt = pyplot()
+    path = Path(path)
+    n = max(1, len(panels))
+    fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 4.0), dpi=120, squeeze=False,
+                             sharey=ylim is not None)
+    names = list(dict.fromkeys(k for _, curves in panels.values() for k in curves))
+    colours = {k: plt.get_cmap("tab20")(i % 20) for i, k in enumerate(names)}
+    for ax, (panel, (layers, curves)) in zip(axes[0], panels.items()):
+        x = np.arange(len(layers))
+        for label, values in curves.items():
+            y = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+            if label in bold:
+                ax.plot(x, y, color="black", linewidth=2.8, label=label, zorder=3)
+            else:
+                ax.plot(x, y, marker="o", markersize=3, linewidth=1.3, label=label,
+                        alpha=0.9, color=colours[label],
+                        linestyle="--" if label in dashed else "-")
+        ax.set_xticks(x)
+        ax.set_xticklabels([str(layer) for layer in layers],
+                           rotation=45 if len(layers) > 14 else 0)
+        ax.set_xlabel("layer")
+        ax.set_title(panel)
+        if ylim is not None:
+            ax.set_ylim(*ylim)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel(ylabel)
+    if len(names) > 1:
+        axes[0][-1].legend(fontsize=7, ncol=2 if len(names) > 8 else 1, frameon=False,
+                           loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.suptitle(title)
+    fig.tight_layout()
+    try:
+        save_figure(fig, path)
+    finally:
+        plt.close(fig)
+    return path
+
+
 def plot_heatmap(
     matrix: np.ndarray,
     labels: Sequence[str],

@@ -4,8 +4,10 @@ pairwise overlap (MPO) and the mixed model, through the affective family's publi
 functions (:mod:`interlingua.plugins.affective.pipeline`,
 :mod:`interlingua.plugins.affective.norms`).
 
-One offline model and one variable: the probed layer (the three best) stands in for
-seed 003's model factor in the mixed model (§7).
+Words of the languages in the store (the corpus languages) are probed in verses that
+contain them; the other labMT languages' words run alone (``mode`` says which). One
+variable per model: the probed layer (the three best) stands in for seed 003's model
+factor in the mixed model (§7); the demo runs this stage once per model.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def affective_stage(cfg: DemoConfig, store: Any, cache: Path, rep: Reporter,
     """Affective neurons (seed 003): layer-wise labMT happiness probes per language,
     top-k neurons at the best layers, super exact test, MPO and the mixed model.
 
-    English and Spanish words are probed in the store's verses (sampled occurrences);
+    Words of the store's languages are probed in its verses (sampled occurrences);
     the other labMT languages' words run alone (a one-word sentence), or in contexts
     sampled from ``cfg.affective_corpora`` (seed 003 §4.1).
 

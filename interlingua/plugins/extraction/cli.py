@@ -155,4 +155,7 @@ def _interrupted(output: Path) -> str:
 @hookimpl
 def register_commands(cli: click.Group) -> None:
     """Add this family's command(s) to the ``interlingua`` group."""
+    from interlingua.plugins.extraction.corpus_cli import corpus
+
     cli.add_command(extract)
+    cli.add_command(corpus)

