@@ -68,9 +68,9 @@ def run_model(cfg: DemoConfig, rows: list[dict[str, str]], cache: Path, out: Pat
     """
     from interlingua.core.store import ActivationStore
     from interlingua.plugins.demo.affective_stage import affective_stage
+    from interlingua.plugins.demo.concepts_stage import concepts_stage
     from interlingua.plugins.demo.stages import (
         cache_name,
-        concepts_stage,
         dictionary_stage,
         extract_store,
         model_slug,

@@ -39,7 +39,8 @@ could compute):
    with one panel per model and one curve per language pair.
 
 The code lives in modules named after what they hold: :mod:`.config`, :mod:`.corpus_stage`,
-:mod:`.model_stages`, :mod:`.stages` and :mod:`.affective_stage` (the stage runners),
+:mod:`.model_stages`, :mod:`.stages`, :mod:`.concepts_stage` and :mod:`.affective_stage`
+(the stage runners),
 :mod:`.findings`, :mod:`.sensitivity`, :mod:`.report` and :mod:`.run` (the driver). This
 module re-exports their public names for ``examples/*.py`` and older callers.
 """

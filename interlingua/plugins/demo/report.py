@@ -287,6 +287,17 @@ def report_markdown(results: dict[str, Any]) -> str:
                   [[f["seed"], f["claim"], _short(f["model"]), f["holds"], f["text"]]
                    for f in results["findings"]]),
     ]
+    pairwise = [f for f in results["findings"] if f.get("pairs")]
+    if pairwise:
+        rows = [[f["seed"], f["key"], _short(f["model"]), pair, p.get("first"),
+                 p.get("peak", p.get("spearman_rho")), p.get("peak_layer"), p.get("last"),
+                 p["holds"]]
+                for f in pairwise for pair, p in f["pairs"].items()]
+        parts += ["", "### Findings by language pair", "",
+                  "ANC: first layer, peak, peak layer, last layer. CALIGN (%): first layer, "
+                  "Spearman ρ with depth, peak layer, last layer.", "",
+                  _md_table(["seed", "finding", "model", "pair", "first", "peak / ρ",
+                             "peak layer", "last", "verdict"], rows)]
     sweep = results.get("sensitivity")
     if sweep:
         parts += ["", "### Sensitivity of the findings that do not hold", "",

@@ -71,7 +71,7 @@ def _rerun(key: str, choice: str, value: Any, cfg: DemoConfig, entry: dict[str, 
            tables: dict[str, Any], done: dict[tuple, dict[str, Any]]) -> dict[str, Any]:
     from interlingua.core.store import ActivationStore
     from interlingua.plugins.demo.affective_stage import affective_stage
-    from interlingua.plugins.demo.stages import concepts_stage
+    from interlingua.plugins.demo.concepts_stage import concepts_stage
 
     memo = (cfg.model, "concepts" if key in ("calign_depth", "colap_order") else key,
             choice, value)
