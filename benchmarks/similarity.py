@@ -15,10 +15,17 @@ Baselines run only where their n×n matrices fit in ``--baseline-max-gb``. Every
 includes reading the rows from the store. Prints a table with seconds, peak RSS,
 time / memory ratios of each baseline against ours, and |Δ value|.
 
+``--mutual-knn`` instead times the in-memory ``mutual-knn`` metric (blockwise, O(n·k +
+block²) working memory) on seeded random rows (``--knn-sizes`` × ``--knn-dim``,
+default 5k, 10k, 20k × 384; Y = X·A + noise) against the plain full-matrix version
+(n×n cosine matrices, stable argsort), which runs where its matrices fit in
+``--baseline-max-gb``; times exclude generating the rows.
+
 Usage::
 
     python benchmarks/similarity.py --sizes 10000,100000 --dim 768
     nice -n 10 python benchmarks/similarity.py            # full run (needs ~15 GB disk)
+    python benchmarks/similarity.py --mutual-knn          # ~1 min
 """
 
 from __future__ import annotations
@@ -150,6 +157,73 @@ def gram_cka(X: np.ndarray, Y: np.ndarray, debiased: bool) -> float:
     return kl / np.sqrt(kk * ll)
 
 
+# -- mutual k-NN ---------------------------------------------------------------------
+def knn_rows(n: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded paired rows: X, and Y = X·A/√d + noise."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, dim))
+    Y = X @ (rng.normal(size=(dim, dim)) / np.sqrt(dim)) + 1.5 * rng.normal(size=(n, dim))
+    return X, Y
+
+
+def full_mutual_knn(X: np.ndarray, Y: np.ndarray, k: int) -> float:
+    """The plain version: n×n cosine matrix per space, self excluded, stable argsort."""
+
+    def neighbours(Z: np.ndarray) -> np.ndarray:
+        U = Z / np.linalg.norm(Z, axis=1, keepdims=True)
+        S = U @ U.T
+        np.fill_diagonal(S, -np.inf)
+        return np.argsort(-S, axis=1, kind="stable")[:, :k]
+
+    A, B = neighbours(X), neighbours(Y)
+    return float(np.mean([len(set(a) & set(b)) / k for a, b in zip(A, B)]))
+
+
+def run_knn_child(task: str, n: int, dim: int, k: int) -> dict:
+    X, Y = knn_rows(n, dim)
+    rss0 = peak_rss_mb()
+    t0 = time.perf_counter()
+    if task == "ours:mutual-knn":
+        import interlingua as il
+
+        value = il.get_metric("mutual-knn", k=k)(X, Y).value
+    elif task == "full:mutual-knn":
+        value = full_mutual_knn(X, Y, k)
+    else:
+        raise SystemExit(f"unknown task {task}")
+    seconds = time.perf_counter() - t0
+    return {"task": task, "seconds": seconds, "peak_rss_mb": peak_rss_mb(),
+            "import_rss_mb": rss0, "value": float(value)}
+
+
+def knn_main(args: argparse.Namespace) -> list[dict]:
+    records = []
+    for n in [int(s) for s in args.knn_sizes.split(",") if s.strip()]:
+        tasks, skipped = ["ours:mutual-knn"], []
+        need = 2 * n * n * 8 / 1024**3  # S and its argsort (int64)
+        if not args.no_baselines and need <= args.baseline_max_gb:
+            tasks.append("full:mutual-knn")
+        elif not args.no_baselines:
+            skipped.append({"n": n, "task": "full:mutual-knn",
+                            "skipped": f"needs ~{need:.0f} GB"})
+        for task in tasks:
+            cmd = [sys.executable, __file__, "--child", task, "--knn-sizes", str(n),
+                   "--knn-dim", str(args.knn_dim), "--knn-k", str(args.knn_k)]
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                records.append({"n": n, "task": task, "skipped":
+                                f"failed: {proc.stderr.strip().splitlines()[-1:]}"})
+                print(f"n={n} {task}: FAILED\n{proc.stderr}", flush=True)
+                continue
+            rec = {"n": n, **json.loads(proc.stdout.strip().splitlines()[-1])}
+            records.append(rec)
+            print(f"n={n:>8} {task:<22} {rec['seconds']:8.2f} s  peak RSS "
+                  f"{rec['peak_rss_mb']:8.0f} MB  (after data {rec['import_rss_mb']:.0f} MB)  "
+                  f"value {rec['value']:.10f}", flush=True)
+        records.extend(skipped)
+    return records
+
+
 # -- driver --------------------------------------------------------------------------
 def baseline_gb(task: str, n: int) -> float:
     # gram: K and L (+ a product temporary); ckatorch: K, L, their centred clones and
@@ -173,13 +247,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--store", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--report", type=Path, help="only print the table of a --json file")
+    ap.add_argument("--mutual-knn", action="store_true",
+                    help="benchmark mutual-knn (in memory) instead of the streaming metrics")
+    ap.add_argument("--knn-sizes", default="5000,10000,20000",
+                    help="comma-separated numbers of paired rows for --mutual-knn")
+    ap.add_argument("--knn-dim", type=int, default=384)
+    ap.add_argument("--knn-k", type=int, default=10)
     args = ap.parse_args(argv)
     if args.report:
         report(json.loads(args.report.read_text()))
         return 0
 
+    if args.child and args.child.endswith(":mutual-knn"):
+        print(json.dumps(run_knn_child(args.child, int(args.knn_sizes), args.knn_dim,
+                                       args.knn_k)))
+        return 0
     if args.child:
         print(json.dumps(run_child(args.child, args.store, args.chunk_rows)))
+        return 0
+    if args.mutual_knn:
+        records = knn_main(args)
+        report(records, title=f"mutual-knn benchmark (d={args.knn_dim}, k={args.knn_k})")
+        if args.json:
+            args.json.write_text(json.dumps(records, indent=2))
         return 0
 
     try:
@@ -233,13 +323,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def report(records: list[dict]) -> None:
+def report(records: list[dict], title: str = "streaming similarity benchmark") -> None:
     from rich.console import Console
     from rich.table import Table
 
     ours = {(r["n"], r["task"].split(":")[1]): r for r in records
             if r.get("task", "").startswith("ours") and "seconds" in r}
-    table = Table(title="streaming similarity benchmark", header_style="bold cyan")
+    table = Table(title=title, header_style="bold cyan")
     for col in ("n", "task", "seconds", "peak RSS MB", "time ÷ ours", "RSS ÷ ours",
                 "|Δ value|"):
         table.add_column(col, justify="right" if col != "task" else "left", no_wrap=True)

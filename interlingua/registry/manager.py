@@ -46,6 +46,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "interlingua.plugins.similarity.cca",
     "interlingua.plugins.similarity.procrustes",
     "interlingua.plugins.similarity.retrieval",
+    "interlingua.plugins.similarity.mutual_knn",
     "interlingua.plugins.similarity.cli",
     "interlingua.plugins.concepts.kmeans",
     "interlingua.plugins.concepts.agglomerative",
@@ -58,6 +59,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "interlingua.plugins.affective.cli",
     "interlingua.plugins.affective.overlap_command",
     "interlingua.plugins.demo.cli",
+    "interlingua.plugins.neurons.cli",
+    "interlingua.plugins.neurons.lens_cli",
 )
 
 
