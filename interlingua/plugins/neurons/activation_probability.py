@@ -3,7 +3,7 @@
 Models", §2).
 
 For neuron ``j`` (one output unit of a watched module, by default the FFN
-activation-function output: see :mod:`~interlingua.plugins.neurons.modules`) and
+activation-function output: see :mod:`~interlingua.plugins.extraction.modules`) and
 language ``ℓ``, ``p_{j,ℓ} = P(act_j > 0)`` over the tokens of ``ℓ``'s text.
 :func:`count_activations` runs a model over each language's sentences and keeps, per
 module, the int64 number of tokens on which each neuron is positive, per language, and
@@ -51,7 +51,7 @@ from interlingua.core.errors import InputError, StoreError
 from interlingua.core.params import Configurable, Param
 from interlingua.core.progress import Progress, as_progress
 from interlingua.core.suggest import did_you_mean
-from interlingua.plugins.neurons.modules import layer_labels, record, resolve_modules
+from interlingua.plugins.extraction.modules import layer_labels, record, resolve_modules
 
 #: ``format`` attribute of a counts file, and its version.
 FORMAT = "interlingua-activation-counts"
@@ -216,7 +216,7 @@ class ActivationCounts:
     @property
     def layers(self) -> list[str]:
         """Layer label of each module: its block index (``encoder/i`` / ``decoder/i`` in
-        encoder–decoder models), see :func:`~interlingua.plugins.neurons.modules.layer_labels`."""
+        encoder–decoder models), see :func:`~interlingua.plugins.extraction.modules.layer_labels`."""
         return layer_labels(self.modules)
 
     def _module(self, module: str) -> str:
@@ -535,7 +535,7 @@ def count_activations(
         or :class:`~interlingua.plugins.extraction.sentences.CorpusSentence`), or a
         :class:`~interlingua.plugins.extraction.sentences.Corpus` (grouped by ``lang``).
     modules : str or sequence of str
-        Module spec (:func:`~interlingua.plugins.neurons.modules.resolve_modules`);
+        Module spec (:func:`~interlingua.plugins.extraction.modules.resolve_modules`);
         default ``"mlp-act"``, the FFN activation-function output.
     batch_size, max_batch_tokens, sort_window : int
         Batching: sentences of one window are sorted by length and batched (at most

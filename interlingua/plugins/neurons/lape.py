@@ -380,5 +380,61 @@ def select_language_neurons(
                            settings)
 
 
+def load_language_neurons(path: str | os.PathLike) -> LanguageNeurons:
+    """Reload the result of ``interlingua lape`` (or of :meth:`LanguageNeurons.to_dict`
+    written next to :meth:`ActivationCounts.to_hdf5`).
+
+    The selection is recomputed from the stored counts with the stored settings (exact:
+    counts are integers, the rule is deterministic) and checked against the neurons the
+    JSON lists, so a ``lape.json`` paired with counts of another run is refused.
+
+    Parameters
+    ----------
+    path : path-like
+        A ``lape`` output directory (``counts.h5`` + ``lape.json``), or the ``.json``
+        file (its counts beside it as ``X.counts.h5``, or ``counts.h5`` in its directory).
+
+    Returns
+    -------
+    LanguageNeurons
+
+    Raises
+    ------
+    InputError
+        Missing files, a JSON that is not a LAPE result, or counts that do not give the
+        neurons the JSON lists.
+    """
+    import json
+
+    path = Path(path)
+    if path.is_dir():
+        json_path, h5 = path / "lape.json", path / "counts.h5"
+    else:
+        json_path = path
+        h5 = path.with_suffix(".counts.h5")
+        if not h5.exists():
+            h5 = path.parent / "counts.h5"
+    for needed in (json_path, h5):
+        if not needed.is_file():
+            raise InputError(f"{needed}: not found (a LAPE result is the directory written "
+                             "by 'interlingua lape': lape.json and counts.h5)")
+    try:
+        data = json.loads(json_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{json_path}: not a readable LAPE result ({exc})") from None
+    if not isinstance(data, dict) or data.get("method") != "LAPE" \
+            or not isinstance(data.get("settings"), dict):
+        raise InputError(f"{json_path}: not a LAPE result (no method 'LAPE' with settings)")
+    counts = ActivationCounts.from_hdf5(h5)
+    known = {p.name for p in LapeSettings.params}
+    result = select_language_neurons(
+        counts, **{k: v for k, v in data["settings"].items() if k in known})
+    listed = sorted(int(n["flat"]) for n in data.get("neurons", []))
+    if listed != sorted(result.selected.tolist()) or data.get("languages") != result.languages:
+        raise InputError(f"{json_path} does not match {h5}: the counts give other neurons "
+                         "(files of different runs?)")
+    return result
+
+
 __all__ = ["CITATION", "LanguageNeurons", "LapeSettings", "kth_quantile", "lape_entropy",
-           "select_language_neurons"]
+           "load_language_neurons", "select_language_neurons"]

@@ -105,3 +105,28 @@ def test_input_never_overwritten_and_bad_options(planted, corpus, tmp_path, caps
                      "--quiet", *args])
         err = capsys.readouterr().err
         assert code != 0 and needle in err, (args, err)
+
+
+def test_result_reloads_and_mismatch_is_refused(planted, corpus, tmp_path):
+    import json
+
+    from interlingua.core.errors import InputError
+    from interlingua.plugins.neurons.lape import load_language_neurons
+
+    out = tmp_path / "reload"
+    assert main(["lape", str(planted), str(corpus), "-o", str(out), "--batch-size", "3",
+                 "--quiet", "--no-plot"]) == 0
+    result = load_language_neurons(out)
+    assert result.neurons("ru") == [("layers.1.mlp.act_fn", 5)]
+    assert load_language_neurons(out / "lape.json").neurons("ru") == result.neurons("ru")
+    data = json.loads((out / "lape.json").read_text())
+    data["neurons"] = data["neurons"][:-1] + [dict(data["neurons"][-1], flat=0)]
+    (out / "lape.json").write_text(json.dumps(data))
+    with pytest.raises(InputError, match="does not match"):
+        load_language_neurons(out)
+    (out / "lape.json").write_text("{}")
+    with pytest.raises(InputError, match="not a LAPE result"):
+        load_language_neurons(out)
+    (out / "counts.h5").unlink()
+    with pytest.raises(InputError, match="not found"):
+        load_language_neurons(out)

@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 tf = pytest.importorskip("transformers")
 
 from interlingua.core.errors import InputError  # noqa: E402
-from interlingua.plugins.neurons.modules import (  # noqa: E402
+from interlingua.plugins.extraction.modules import (  # noqa: E402
     activation_like,
     compile_pattern,
     layer_labels,
