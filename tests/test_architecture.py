@@ -45,6 +45,7 @@ CROSS_FAMILY_ALLOWED: frozenset[tuple[str, str]] = frozenset({
     (_NEURONS + "activation_probability", _EXTRACTION + "corpus"),
     (_NEURONS + "activation_probability", _EXTRACTION + "forward"),
     (_NEURONS + "activation_probability", _EXTRACTION + "loading"),
+    (_NEURONS + "activation_counts", _EXTRACTION + "modules"),
     (_NEURONS + "activation_probability", _EXTRACTION + "modules"),
     (_NEURONS + "activation_probability", _EXTRACTION + "words"),
     (_NEURONS + "cli", _EXTRACTION + "corpus"),

@@ -43,7 +43,7 @@ import numpy as np
 from interlingua.core.errors import InputError
 from interlingua.core.params import Configurable, Param
 from interlingua.core.suggest import did_you_mean
-from interlingua.plugins.neurons.activation_probability import ActivationCounts
+from interlingua.plugins.neurons.activation_counts import ActivationCounts
 
 BUDGETS = ("all", "candidates")
 BACKGROUNDS = ("neurons", "selected")
