@@ -48,7 +48,13 @@ CROSS_FAMILY_ALLOWED: frozenset[tuple[str, str]] = frozenset({
     (_NEURONS + "activation_counts", _EXTRACTION + "modules"),
     (_NEURONS + "activation_probability", _EXTRACTION + "modules"),
     (_NEURONS + "activation_probability", _EXTRACTION + "words"),
+    (_NEURONS + "ablation_cli", _EXTRACTION + "corpus"),
     (_NEURONS + "cli", _EXTRACTION + "corpus"),
+    (_NEURONS + "intervention", _EXTRACTION + "modules"),
+    (_NEURONS + "lm_loss", _EXTRACTION + "loading"),
+    (_NEURONS + "lape_anc", _EXTRACTION + "module_capture"),
+    # LAPE x ANC pairs store rows exactly as `compare` does, rather than re-implementing it
+    (_NEURONS + "lape_anc", "interlingua.plugins.similarity.pairing"),
     (_NEURONS + "lens_cli", _EXTRACTION + "corpus"),
     (_NEURONS + "logit_lens", _EXTRACTION + "loading"),
 })

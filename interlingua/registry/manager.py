@@ -61,6 +61,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "interlingua.plugins.demo.cli",
     "interlingua.plugins.neurons.cli",
     "interlingua.plugins.neurons.lens_cli",
+    "interlingua.plugins.neurons.lape_anc_cli",
+    "interlingua.plugins.neurons.ablation_cli",
 )
 
 

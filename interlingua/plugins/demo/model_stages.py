@@ -1,7 +1,8 @@
 """Every analysis of the demo on one model: extraction of all languages' verses into one
 cached store, then sentence similarity per language pair, Procrustes word translation and
-latent concepts per pivot–language pair, and the affective neurons, each through the
-stage runners of :mod:`.stages` and :mod:`.affective_stage`."""
+latent concepts per pivot–language pair, the affective neurons, and (decoders, full run)
+language-specific neurons with their ablation and the logit lens, each through the stage
+runners of :mod:`.stages`, :mod:`.affective_stage` and :mod:`.neurons_stage`."""
 
 from __future__ import annotations
 
@@ -135,6 +136,14 @@ def run_model(cfg: DemoConfig, rows: list[dict[str, str]], cache: Path, out: Pat
             rep.rule(f"{slug}: affective neurons (probes, super exact test, MPO)")
             entry["affective"] = affective_stage(cfg, store, cache, rep, layers, progress)
             stage_done(f"affective {slug}", t0)
+        decoder = store.attrs.get("architecture") == "decoder"
+    if "neurons" in steps and cfg.neurons and decoder:
+        from interlingua.plugins.demo.neurons_stage import neurons_stage
+
+        t0 = time.perf_counter()
+        rep.rule(f"{slug}: language-specific neurons, ablation, logit lens")
+        entry["neurons"] = neurons_stage(cfg, rows, out, rep, progress)
+        stage_done(f"neurons {slug}", t0)
     return entry
 
 

@@ -140,6 +140,9 @@ def write_figures(results: dict[str, Any], out: Path) -> dict[str, str]:
                     if e.get("affective", {}).get("records")}
     if with_records:
         figs["mpo"] = _mpo_figure(with_records, out / "mpo_performance.png").name
+    for model, entry in models.items():  # drawn by the neurons stage itself
+        for key, name in entry.get("neurons", {}).get("figures", {}).items():
+            figs[f"{key} {_short(model)}"] = name
     return figs
 
 
@@ -263,7 +266,57 @@ def _model_sections(model: str, entry: dict[str, Any]) -> list[str]:
                   f"Mixed model ({aff['mixed_model_design']}): "
                   + (f"slope {mm['slope']:.4f} (SE {mm['se']:.4f}, p {mm['pvalue']:.3g})."
                      if "slope" in mm else mm.get("error", ""))]
+    if entry.get("neurons"):
+        parts += _neurons_section(entry["neurons"])
     return parts
+
+
+def _neurons_section(neu: dict[str, Any]) -> list[str]:
+    """LAPE neurons per language and layer, the ablation table, the logit lens summary."""
+    lape, abl, lens, v = neu["lape"], neu["ablation"], neu["lens"], neu["verses"]
+    langs = lape["languages"]
+    counts = lape["per_layer"]["counts"]
+    layers = lape["per_layer"]["layers"]
+    parts = ["", "### Language-specific neurons, ablation, logit lens (Tang et al. 2024; "
+             "Wendler et al. 2024)", "",
+             f"LAPE (Tang et al. §2, their thresholds) on verses {v['lape'][0]}–"
+             f"{v['lape'][1] - 1} of the sample: {lape['n_selected']} of {lape['n_neurons']} "
+             f"FFN neurons kept, {lape['n_shared']} specific to several languages.", "",
+             _md_table(["layer", *langs], [[layer, *[counts[lang][i] for lang in langs]]
+                                           for i, layer in enumerate(layers)
+                                           if any(counts[lang][i] for lang in langs)])]
+    parts += ["", f"Perplexity with a language's neurons set to 0 (rows) on held-out verses "
+              f"{v['ablation'][0]}–{v['ablation'][1] - 1} of each language (columns), as a "
+              f"ratio to the unablated model; in brackets the {abl['settings']['confidence']:.0%}"
+              " bootstrap CI over verses; `control` = random neurons, same count per layer.",
+              "", _md_table(["off ↓ / evaluated →", *abl["languages"]], _ablation_rows(abl))]
+    layer_names = lens["layers"]
+    rows = []
+    for lang in lens["languages"]:
+        st = lens["results"][lang]
+        rows.append([lang, *[f"{_fmt(st[x]['prob'], 2)} / {_fmt(st[x]['share_en'], 2)} / "
+                             f"{_fmt(st[x]['share_lang'], 2)}" for x in layer_names]])
+    parts += ["", f"Logit lens on verses {v['lens'][0]}–{v['lens'][1] - 1}: p(true next "
+              "token) / share of top-1 tokens in English / in the input language, per layer "
+              "(token languages by script and corpus frequency: "
+              "`interlingua.plugins.neurons.token_languages`).", "",
+              _md_table(["language", *layer_names], rows)]
+    return parts
+
+
+def _ablation_rows(abl: dict[str, Any]) -> list[list[Any]]:
+    def cell(c: dict[str, Any]) -> str:
+        ci = f" [{c['ratio_ci'][0]:.3f}, {c['ratio_ci'][1]:.3f}]" if c["ratio_ci"] else ""
+        return f"×{c['ratio']:.3f}{ci}"
+
+    out = []
+    for off in abl["off"]:
+        row = abl["cells"][off]
+        out.append([off, *[cell(row[e]) for e in abl["languages"]]])
+        if row[abl["languages"][0]]["control_ratio"] is not None:
+            out.append([f"{off} control", *[f"×{row[e]['control_ratio']:.3f}"
+                                            for e in abl["languages"]]])
+    return out
 
 
 def report_markdown(results: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -23,13 +24,14 @@ from interlingua.registry.hookspecs import hookimpl
 
 #: The hf extractor's parameters that are options of ``extract`` (help, defaults, types and
 #: choices come from the plugin's declared ``Param``s), with today's flag spellings.
-_HF_OPTIONS = ("layers", "word_aggregation", "sentence_pooling", "dtype", "model_dtype",
-               "batch_size", "max_batch_tokens", "sort_window", "max_length", "device",
-               "prefix", "revision", "trust_remote_code", "allow_pickle")
+_HF_OPTIONS = ("layers", "modules", "module_layers", "hidden_states", "word_aggregation",
+               "sentence_pooling", "dtype", "model_dtype", "batch_size", "max_batch_tokens",
+               "sort_window", "max_length", "device", "prefix", "revision", "trust_remote_code",
+               "allow_pickle")
 _FLAGS = {"word_aggregation": "--word-agg", "sentence_pooling": "--sentence-pool"}
 #: Options of the hf extractor that the neurox extractor does not have.
-_HF_ONLY = ("layers", "prefix", "max_length", "revision", "trust_remote_code",
-            "sentence_pooling")
+_HF_ONLY = ("layers", "modules", "module_layers", "hidden_states", "prefix", "max_length",
+            "revision", "trust_remote_code", "sentence_pooling")
 
 
 @click.command()
@@ -60,7 +62,9 @@ def extract(model: str, corpus: Path, output: Path, lang: str | None, fmt: str, 
     """Extract activations of MODEL over CORPUS into an HDF5 store.
 
     MODEL is a local model directory, a hub id, or builtin:multilingual-e5-small
-    (offline). Every hidden layer is stored per word and per sentence.
+    (offline). Every hidden layer is stored per word and per sentence; --modules adds
+    the outputs of named modules as layer groups (--modules mlp=mlp-act: every block's
+    FFN activation output, the neurons of LAPE, as layers mlp/0, mlp/1, ...).
     """
     from interlingua.core.outputs import check_outputs
     from interlingua.core.store import ActivationStore
@@ -118,6 +122,8 @@ def extract(model: str, corpus: Path, output: Path, lang: str | None, fmt: str, 
             ("words", st.n_words),
             ("languages", ", ".join(st.languages)),
             ("layers", f"{len(st.layers)} ({st.layers[0]} … {st.layers[-1]})"),
+            *([("module groups", ", ".join(json.loads(attrs["module_groups"])))]
+              if attrs.get("module_groups") else []),
         ]
     if run.get("seconds"):
         rows.append(("speed", f"{run['sentences_per_s']:.1f} sentences/s, "

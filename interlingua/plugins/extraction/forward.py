@@ -152,6 +152,35 @@ def run_model(loaded: Any, toks: Sequence[TokenizedSentence]) -> list[Stream]:
             ("decoder/", out.decoder_hidden_states, dec_mask_t, 1)]
 
 
+def stream_masks(loaded: Any, toks: Sequence[TokenizedSentence]) -> dict[str, tuple[Any, int]]:
+    """``{stack prefix: (attention mask, position shift)}`` of the batch :func:`run_model`
+    runs (the same padding): ``""`` for encoders and decoders, ``"encoder/"`` (the
+    sentence itself, shift 0) and ``"decoder/"`` (start token + sentence, shift 1) for
+    encoder–decoder models. The masks of hooked module outputs
+    (:mod:`~interlingua.plugins.extraction.module_capture`)."""
+    import torch
+
+    _, mask = pad_batch([t.ids for t in toks], loaded.pad_id)
+    mask_t = torch.from_numpy(mask).to(loaded.device)
+    if not loaded.seq2seq:
+        return {"": (mask_t, 0)}
+    _, dec_mask = pad_batch([[loaded.decoder_start_id, *t.ids] for t in toks], loaded.pad_id)
+    return {"encoder/": (mask_t, 0),
+            "decoder/": (torch.from_numpy(dec_mask).to(loaded.device), 1)}
+
+
+def split_rows(per_sentence: list[dict[str, tuple[np.ndarray, np.ndarray]]],
+               names: Sequence[str], words: np.ndarray, sents: np.ndarray,
+               word_counts: Sequence[int]) -> None:
+    """Add layers ``names`` to ``per_sentence`` from batch rows ``words`` (n_layers,
+    n_words, d) and ``sents`` (n_layers, batch, d), given the words per sentence."""
+    bounds = np.concatenate([[0], np.cumsum(word_counts)]).astype(np.int64)
+    for r in range(len(per_sentence)):
+        w = words[:, bounds[r] : bounds[r + 1]]
+        for k, name in enumerate(names):
+            per_sentence[r][name] = (w[k], sents[k, r])
+
+
 def sentence_rows(
     streams: Sequence[Stream],
     toks: Sequence[TokenizedSentence],
@@ -182,13 +211,8 @@ def sentence_rows(
         words, sents, word_counts = pool_layers(
             [states[i] for _, i in chosen], m, toks, shift,
             word_aggregation=word_aggregation, sentence_pooling=sentence_pooling)
-        words_np = words.cpu().numpy()
-        sents_np = sents.cpu().numpy()
-        bounds = np.concatenate([[0], np.cumsum(word_counts)])
-        for r in range(len(toks)):
-            w = words_np[:, bounds[r] : bounds[r + 1]]
-            for k, (name, _) in enumerate(chosen):
-                per_sentence[r][name] = (w[k], sents_np[k, r])
+        split_rows(per_sentence, [name for name, _ in chosen], words.cpu().numpy(),
+                   sents.cpu().numpy(), word_counts)
     return per_sentence
 
 
@@ -309,4 +333,4 @@ def segment_mean(values: Any, lengths: Any) -> Any:
 
 
 __all__ = ["Stream", "pad_batch", "plan_batches", "pool_layers", "run_model", "segment_mean",
-           "sentence_rows"]
+           "sentence_rows", "split_rows", "stream_masks"]

@@ -33,13 +33,19 @@ Design decisions
   ``builtin:gemma-3-270m`` (18 blocks): layers 1–17 are residuals (norms up to ~1e5,
   mostly on ``<bos>``), layer 18 is the final RMSNorm of the residual after block 18.
   Special tokens such as Gemma's ``<bos>`` belong to no word.
+* **Module groups** (``modules``): the outputs of named submodules — e.g. every block's
+  FFN activation-function output (``mlp=mlp-act``, the neurons of LAPE) — stored as
+  extra layers ``mlp/0`` … (``encoder/mlp/0`` in encoder–decoder models), pooled like
+  the hidden states, in the same windows and commits (see
+  :mod:`~interlingua.plugins.extraction.module_capture`).
 * **Progress** goes through :mod:`interlingua.core.progress`: a ``progress`` object
   given to :meth:`HFExtractor.extract`, else a rich bar on stderr when the
   ``progress`` parameter is true (one task, advanced per batch with a sentences/s and
   tokens/s ``rate`` field).
 
-The module is a little over 400 lines: the extractor's declared parameters (with their
-help texts, from which the CLI is generated) take a third of it.
+The module is under 500 lines: the extractor's declared parameters (with their
+help texts, from which the CLI is generated) take a third of it; module capture lives in
+:mod:`~interlingua.plugins.extraction.module_capture`.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -61,6 +68,7 @@ from interlingua.plugins.extraction.forward import (
     plan_batches,
     run_model,
     sentence_rows,
+    split_rows,
 )
 from interlingua.plugins.extraction.loading import (
     LoadedModel,
@@ -68,6 +76,12 @@ from interlingua.plugins.extraction.loading import (
     load_model,
     select_layers,
 )
+from interlingua.plugins.extraction.module_capture import (
+    ModuleCapture,
+    module_layers,
+    probe_modules,
+)
+from interlingua.plugins.extraction.module_capture import attrs as module_attrs
 from interlingua.plugins.extraction.words import (
     TokenizedSentence,
     count_lost_words,
@@ -92,6 +106,14 @@ class HFExtractor(Extractor):
               str),
         Param("layers", None, "hidden states to keep: null = all; list or '0,6,-1' "
               "(0 = embeddings, negative from the end, 'encoder/i', 'decoder/i')"),
+        Param("modules", None, "also store module outputs as layer groups <group>/<block>: "
+              "'mlp=mlp-act' (the FFN activation outputs, LAPE's neurons; a bare 'mlp-act' "
+              "is group mlp), 'mlp=mlp-act;attn=layers.*.self_attn' (presets, globs, names; "
+              "';' between groups, ',' between patterns); a dict in Python"),
+        Param("module_layers", None, "blocks whose modules to store: null = all; '0,8,-1' "
+              "(block index from 0, negative from the end, 'encoder/i', 'decoder/i')"),
+        Param("hidden_states", True, "store the hidden states chosen by layers (off with "
+              "modules: the module groups only)", bool),
         Param("word_aggregation", "mean", "subword -> word: first, last or mean", str,
               WORD_AGGREGATIONS),
         Param("sentence_pooling", "mean", "sentence rows: mean of words, mean-tokens "
@@ -204,8 +226,17 @@ class HFExtractor(Extractor):
                             revision=self.revision, trust_remote_code=self.trust_remote_code,
                             allow_pickle=self.allow_pickle, max_length=self.max_length)
         check_float16(self.model, loaded.model_type, store_dtype=self.dtype)
-        layer_names = select_layers(self.layers, loaded.n_layers)
-        fields = self._fingerprint(loaded, layer_names)
+        layer_names = select_layers(self.layers, loaded.n_layers) if self.hidden_states else []
+        modules = module_layers(loaded.model, self.modules, seq2seq=loaded.seq2seq,
+                                n_layers=loaded.n_layers, blocks=self.module_layers)
+        if not layer_names and not modules:
+            raise InputError("nothing to store: hidden_states is off (--no-hidden-states) "
+                             "and no modules are given (--modules)")
+        if modules:  # shapes and call counts, before the store exists
+            probe_modules(loaded, corpus.sentences[:8], modules, prefix=self.prefix,
+                          word_aggregation=self.word_aggregation,
+                          sentence_pooling=self.sentence_pooling)
+        fields = self._fingerprint(loaded, layer_names, modules)
         if resume and state == "partial":
             store = resume_checked(output, fields, [s.text for s in corpus.sentences],
                                    discard_damaged=discard_damaged)
@@ -213,6 +244,8 @@ class HFExtractor(Extractor):
             attrs = {"max_length": loaded.max_length, "prefix": self.prefix,
                      "layers_selected": json.dumps(layer_names)}
             attrs.update(self._run_attrs(loaded, corpus))
+            if modules:
+                attrs.update(module_attrs(modules, self.modules, self.module_layers))
             attrs.update(make_fingerprint(fields))
             store = ActivationStore.create(
                 output, model=self.model, extractor=self.name,
@@ -221,7 +254,7 @@ class HFExtractor(Extractor):
                 overwrite=overwrite, compression=self.compression,
             )
         try:
-            stats = self._run(loaded, corpus, store, layer_names, progress)
+            stats = self._run(loaded, corpus, store, layer_names, progress, modules)
             self.last_run_["discarded_segments"] = [str(p) for p in store.discarded]
             store.finalize(**stats)
         finally:
@@ -240,14 +273,15 @@ class HFExtractor(Extractor):
             )
         return output
 
-    def _fingerprint(self, loaded: LoadedModel, layer_names: list[str]) -> dict[str, Any]:
+    def _fingerprint(self, loaded: LoadedModel, layer_names: list[str],
+                     modules: dict[str, str] | None = None) -> dict[str, Any]:
         """Everything that determines the stored rows (checked before a resume)."""
         import torch
         import transformers
 
         from interlingua.core.fingerprint import model_identity
 
-        return {
+        fields = {
             "extractor": self.name,
             "model": model_identity(self.model, loaded.source, loaded.revision),
             "model_dtype": self.model_dtype,
@@ -265,6 +299,9 @@ class HFExtractor(Extractor):
             "torch_version": str(torch.__version__),
             "transformers_version": str(transformers.__version__),
         }
+        if modules:  # only when given, so stores written before modules existed resume
+            fields["modules"] = modules
+        return fields
 
     def _run_attrs(self, loaded: LoadedModel, corpus: Any) -> dict[str, Any]:
         import torch
@@ -288,8 +325,11 @@ class HFExtractor(Extractor):
 
     # -- the extraction loop -----------------------------------------------------------
     def _run(self, loaded: LoadedModel, corpus: Any, store: Any, layer_names: list[str],
-             progress: Progress | None = None) -> dict[str, Any]:
+             progress: Progress | None = None,
+             modules: dict[str, str] | None = None) -> dict[str, Any]:
         import torch
+
+        from interlingua.plugins.extraction.modules import record
 
         n = len(corpus)
         start = store.progress
@@ -309,7 +349,13 @@ class HFExtractor(Extractor):
         n_tokens = 0
         sent_done = 0
         self._forward_seconds = 0.0
-        with progress.task("extracting", total=n) as task, torch.inference_mode():
+        self._capture = ModuleCapture(
+            modules, word_aggregation=self.word_aggregation,
+            sentence_pooling=self.sentence_pooling) if modules else None
+        hooks = record(loaded.model, list(modules.values()), self._capture) if modules \
+            else nullcontext()
+        stored = [*layer_names, *(modules or {})]
+        with progress.task("extracting", total=n) as task, torch.inference_mode(), hooks:
             if start:
                 task.advance(start)  # committed before an interruption
             window_start = start
@@ -332,7 +378,7 @@ class HFExtractor(Extractor):
                     sent_done += len(batch)
                     task.advance(len(batch), rate=f"{sent_done / elapsed:,.1f} sent/s "
                                                   f"{n_tokens / elapsed:,.0f} tok/s")
-                records, layers = self._assemble(toks, items, results, layer_names, counts)
+                records, layers = self._assemble(toks, items, results, stored, counts)
                 store.append(records, layers)
                 # One committed segment per window: a resumed run restarts at a window
                 # boundary and repeats exactly the batches of an uninterrupted run.
@@ -349,10 +395,17 @@ class HFExtractor(Extractor):
                  layer_names: list[str]) -> list[dict[str, tuple[np.ndarray, np.ndarray]]]:
         """Run one batch; per sentence {layer: (word rows, sentence row)} as float32."""
         t0 = time.perf_counter()
-        streams = run_model(loaded, toks)
+        capture = getattr(self, "_capture", None)
+        if capture is None:
+            streams, modules = run_model(loaded, toks), {}
+        else:
+            streams, modules = capture.forward(loaded, toks)
         self._forward_seconds += time.perf_counter() - t0
-        return sentence_rows(streams, toks, layer_names, word_aggregation=self.word_aggregation,
+        rows = sentence_rows(streams, toks, layer_names, word_aggregation=self.word_aggregation,
                              sentence_pooling=self.sentence_pooling)
+        for name, (words, sents, word_counts) in modules.items():
+            split_rows(rows, [name], words[None], sents[None], word_counts)
+        return rows
 
     def _assemble(self, toks, items, results, layer_names, counts):
         """Store records (words that kept a token) and layer rows of one window."""

@@ -120,7 +120,7 @@ def test_result_reloads_and_mismatch_is_refused(planted, corpus, tmp_path):
     assert result.neurons("ru") == [("layers.1.mlp.act_fn", 5)]
     assert load_language_neurons(out / "lape.json").neurons("ru") == result.neurons("ru")
     data = json.loads((out / "lape.json").read_text())
-    data["neurons"] = data["neurons"][:-1] + [dict(data["neurons"][-1], flat=0)]
+    data["neurons"] = [*data["neurons"][:-1], dict(data["neurons"][-1], flat=0)]
     (out / "lape.json").write_text(json.dumps(data))
     with pytest.raises(InputError, match="does not match"):
         load_language_neurons(out)
