@@ -32,15 +32,20 @@ could compute):
    languages' words run alone (marked *word alone*). Layer-wise elastic-net probes,
    top-100 neurons per language at the best layer, super exact test, MPO and the mixed
    model (the probed layer replaces seed 003's model factor).
-6. **findings and sensitivity** — each seed finding decided per model and language pair
-   from the numbers (:mod:`.findings`); for one that does not hold, the analysis is re-run
-   with each of our choices varied alone (:mod:`.sensitivity`).
-7. **report** — ``report.md``, ``results.json`` (all values behind every figure), PNGs
+6. **neurons** (beyond the seeds; full run, decoder only) — language-specific neurons
+   by LAPE (Tang et al. 2024 §2) on 200 verses per language, each language's neurons
+   switched off and the perplexity of every language measured on 24 held-out verses
+   against a random-neuron control, with bootstrap CIs (Tang et al. §3), and the logit
+   lens (Wendler et al. 2024) on 12 verses (:mod:`.neurons_stage`).
+7. **findings and sensitivity** — each finding decided per model and language pair
+   from the numbers (:mod:`.findings`); for a seed finding that does not hold, the
+   analysis is re-run with each of our choices varied alone (:mod:`.sensitivity`).
+8. **report** — ``report.md``, ``results.json`` (all values behind every figure), PNGs
    with one panel per model and one curve per language pair.
 
 The code lives in modules named after what they hold: :mod:`.config`, :mod:`.corpus_stage`,
-:mod:`.model_stages`, :mod:`.stages`, :mod:`.concepts_stage` and :mod:`.affective_stage`
-(the stage runners),
+:mod:`.model_stages`, :mod:`.stages`, :mod:`.concepts_stage`, :mod:`.affective_stage` and
+:mod:`.neurons_stage` (the stage runners),
 :mod:`.findings`, :mod:`.sensitivity`, :mod:`.report` and :mod:`.run` (the driver). This
 module re-exports their public names for ``examples/*.py`` and older callers.
 """

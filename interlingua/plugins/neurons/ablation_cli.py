@@ -41,7 +41,8 @@ def _lape_files(lape: Path) -> list[Path]:
     return [lape, lape.with_suffix(".counts.h5"), lape.parent / "counts.h5"]
 
 
-def _groups(corpus: Path, langs: list[str], n: int | None) -> dict[str, list[str]]:
+def _groups(corpus: Path, langs: list[str], n: int | None,
+            skip: int = 0) -> dict[str, list[str]]:
     from interlingua.plugins.extraction.corpus import read_corpus
 
     groups: dict[str, list[str]] = {}
@@ -51,7 +52,11 @@ def _groups(corpus: Path, langs: list[str], n: int | None) -> dict[str, list[str
     if missing:
         raise InputError(f"language(s) {', '.join(missing)} not in {corpus.name} (it has "
                          f"{', '.join(groups)})")
-    return {lang: groups[lang][:n] if n else groups[lang] for lang in langs}
+    short = [lang for lang in langs if len(groups[lang]) <= skip]
+    if short:
+        raise InputError(f"--skip {skip} leaves no sentence of {', '.join(short)} in "
+                         f"{corpus.name}")
+    return {lang: groups[lang][skip:skip + n] if n else groups[lang][skip:] for lang in langs}
 
 
 @click.command("ablate", context_settings={"show_default": True})
@@ -69,14 +74,18 @@ def _groups(corpus: Path, langs: list[str], n: int | None) -> dict[str, list[str
 @click.option("--off", "off", type=LIST, help="Languages whose neurons are switched off "
                                               "(default: every LAPE language with neurons).")
 @click.option("--sentences", "n_sentences", type=click.IntRange(min=1),
-              help="Use the first N sentences of each language (default: all).")
+              help="Use N sentences of each language (default: all).")
+@click.option("--skip", type=click.IntRange(min=0), default=0,
+              help="Skip the first N sentences of each language, e.g. those LAPE counted "
+                   "on (lape --sentences N), so that the neurons are scored on held-out "
+                   "text.")
 @param_options(AblationSettings)
 @click.option("--plot/--no-plot", default=True, help="Draw the PNG heat map.")
 @overwrite_option
 @click.option("--quiet", is_flag=True, help="No progress bar or tables.")
 def ablate(model: str, corpus: Path, lape_path: Path, out: Path | None,
            langs: list[str] | None, off: list[str] | None, n_sentences: int | None,
-           plot: bool, overwrite: bool, quiet: bool, **values: Any) -> None:
+           skip: int, plot: bool, overwrite: bool, quiet: bool, **values: Any) -> None:
     """Switch the language-specific neurons of MODEL (a LAPE result of it) off, one
     language at a time, and measure the perplexity of every language of CORPUS, a TSV
     with a header of language codes (Tang et al. 2024 §3).
@@ -88,8 +97,9 @@ def ablate(model: str, corpus: Path, lape_path: Path, out: Path | None,
 
     \b
     Examples:
-      interlingua lape builtin:gemma-3-270m bible.tsv -o lape/
-      interlingua ablate builtin:gemma-3-270m bible.tsv --lape lape/ -o ablation/
+      interlingua lape builtin:gemma-3-270m bible.tsv -o lape/ --sentences 200
+      interlingua ablate builtin:gemma-3-270m bible.tsv --lape lape/ -o ablation/ \\
+          --skip 200 --sentences 50
       interlingua ablate ./my-llama bible.tsv --lape lape/ --langs en,de,ru \\
           --sentences 200 --control-draws 5 --mode scale --value 0.5 -f
     """
@@ -106,7 +116,7 @@ def ablate(model: str, corpus: Path, lape_path: Path, out: Path | None,
     write = {"overwrite": overwrite, "inputs": [corpus, *_lape_files(lape_path)]}
     json_path, *_ = check_results(out, "ablation", with_png=plot, **write)
     neurons = load_language_neurons(lape_path)
-    groups = _groups(corpus, langs or neurons.languages, n_sentences)
+    groups = _groups(corpus, langs or neurons.languages, n_sentences, skip)
     progress = None if quiet else rich_progress(rate=True, transient=True, console=err_console)
     result = ablate_languages(model, groups, neurons, languages_off=off, progress=progress,
                               **settings)

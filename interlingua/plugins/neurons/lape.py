@@ -25,10 +25,14 @@ Large Language Models", §2. From :class:`~.activation_probability.ActivationCou
 
 Cross-checks only this toolkit has: :meth:`LanguageNeurons.overlaps` runs the registered
 super exact test (``get_metric("superexact")``, Wang et al. 2015) on the languages'
-neuron sets, over a background of all neurons counted (or of the selected ones). The
-ANC cross-check (per-neuron correlations of language-specific neurons vs the rest)
-needs module activations in an activation store, which the ``hf`` extractor does not
-write yet (it stores hidden states only).
+neuron sets, over a background of all neurons counted (or of the selected ones); and
+:mod:`~interlingua.plugins.neurons.lape_anc` compares the per-neuron ANC correlations of
+language-specific neurons with the rest, on module activations stored by
+``interlingua extract --modules``. What switching them off does is measured by
+:mod:`~interlingua.plugins.neurons.ablation`.
+
+The module is a little over 400 lines: the result class carries its JSON, CSV rows and
+figure, and reloading a saved result re-runs the selection to check it.
 """
 
 from __future__ import annotations

@@ -37,7 +37,8 @@ The language of a top-1 token is decided by
 :class:`~interlingua.plugins.neurons.token_languages.TokenLanguages` (rules and limits
 there); the per-position statistics and the result live in
 :mod:`~interlingua.plugins.neurons.lens_stats`. This module holds the settings, the
-model with its head (loading and the check), and the lens loop.
+model with its head (loading and the check), and the lens loop; it is a little over 400
+lines because locating the final norm and checking the head need the loading code.
 
 ``torch`` and ``transformers`` are imported inside the functions, so importing this
 module stays light.

@@ -138,4 +138,5 @@ def test_pipeline_module_reexports_the_split_modules():
     assert pipeline.run_demo is run.run_demo
     assert pipeline.quick_config is config.quick_config
     assert pipeline.findings_check is findings.findings_check
-    assert pipeline.STEPS == ("similarity", "word_translation", "concepts", "affective")
+    assert pipeline.STEPS == ("similarity", "word_translation", "concepts", "affective",
+                              "neurons")

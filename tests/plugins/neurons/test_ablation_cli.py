@@ -94,6 +94,11 @@ def test_outputs_guarded_and_options(planted, corpus, lape_dir, tmp_path, capsys
     data = json.loads((out / "ablation.json").read_text())
     assert data["languages"] == ["ru", "en"] and data["baseline"]["ru"]["sentences"] == 3
     assert data["cells"]["ru"]["en"]["ratio_ci"] is None and not (out / "ablation.png").exists()
+    assert main([*args, "-f", "--skip", "6"]) == 0  # held-out sentences: the last two
+    data = json.loads((out / "ablation.json").read_text())
+    assert data["baseline"]["ru"]["sentences"] == 2
+    assert main([*args, "-f", "--skip", "8"]) != 0
+    assert "--skip 8 leaves no sentence of ru, en" in capsys.readouterr().err
     before = corpus.read_bytes()
     for target in (corpus, lape_dir / "lape.json"):
         assert main([*args[:6], str(target), "-f", "--quiet"]) != 0
