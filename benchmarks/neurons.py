@@ -182,7 +182,8 @@ def loss_benchmark(args, name: str, texts: list[str]) -> dict | None:
         lm = load_loss_model(name, objective="causal", model_dtype=args.model_dtype,
                              device="cpu")
     except InputError as exc:
-        print(f"(1) skipped: {exc}", flush=True)
+        print(f"(1) skipped: {exc} ((1) measures the next-token loss of a decoder with its "
+              "LM head)", flush=True)
         return None
     modules = resolve_modules(lm.base, "mlp-act")
     probe = lm.tokenizer(texts[0], return_tensors="pt")
