@@ -59,6 +59,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "interlingua.plugins.affective.cli",
     "interlingua.plugins.affective.overlap_command",
     "interlingua.plugins.demo.cli",
+    "interlingua.plugins.neurons.lape_metric",
     "interlingua.plugins.neurons.cli",
     "interlingua.plugins.neurons.lens_cli",
     "interlingua.plugins.neurons.lape_anc_cli",
