@@ -151,7 +151,7 @@ def demo(out: Path, quick: bool, models: tuple[str, ...], data: Path | None,
     console.print(
         f"\n[bold green]report:[/bold green] {out / 'report.md'}  "
         f"(results.json + {len(results['figures'])} figures in {out}/) — "
-        f"{held}/{len(results['findings'])} seed findings hold — "
+        f"{held}/{len(results['findings'])} findings hold — "
         f"{time.perf_counter() - start:.0f} s"
     )
 
