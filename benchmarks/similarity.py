@@ -21,11 +21,22 @@ default 5k, 10k, 20k × 384; Y = X·A + noise) against the plain full-matrix ver
 (n×n cosine matrices, stable argsort), which runs where its matrices fit in
 ``--baseline-max-gb``; times exclude generating the rows.
 
+``--in-memory`` instead calls the moment metrics in memory (``--mem-metrics``, default
+linear CKA) on seeded float32 rows (``--mem-rows`` × ``--mem-dim``, default 300k × 768;
+``--small``: 60k × 256; Y = X·A + noise, generated in float32 blocks), each in a fresh
+subprocess, and prints peak RSS ÷ input size and time ÷ the plain float64 version
+(``numpy``: float64 copies of X and Y, centred in place, XᵀX, YᵀY, XᵀY, linear CKA).
+``before`` replays the previous path in the same code (float64 copies from
+validation, then one whole-chunk float64 copy in ``Moments.update``). Times exclude
+generating the rows.
+
 Usage::
 
     python benchmarks/similarity.py --sizes 10000,100000 --dim 768
     nice -n 10 python benchmarks/similarity.py            # full run (needs ~15 GB disk)
     python benchmarks/similarity.py --mutual-knn          # ~1 min
+    python benchmarks/similarity.py --in-memory --small   # ~1 min
+    nice -n 10 python benchmarks/similarity.py --in-memory   # 300k × 768 (~9 GB for before)
 """
 
 from __future__ import annotations
@@ -224,6 +235,114 @@ def knn_main(args: argparse.Namespace) -> list[dict]:
     return records
 
 
+# -- in-memory moment metrics -----------------------------------------------------------
+def mem_rows(n: int, dim: int, seed: int = 0,
+             block: int = 16384) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded float32 paired rows X, Y = X·A/√d + noise, built in float32 row blocks so
+    that generating them costs no more than the rows themselves."""
+    rng = np.random.default_rng(seed)
+    A = (rng.normal(size=(dim, dim)) / np.sqrt(dim)).astype(np.float32)
+    X = np.empty((n, dim), dtype=np.float32)
+    Y = np.empty((n, dim), dtype=np.float32)
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        x = rng.standard_normal(size=(stop - start, dim), dtype=np.float32)
+        x += 0.5
+        X[start:stop] = x
+        Y[start:stop] = x @ A + 1.5 * rng.standard_normal(size=x.shape, dtype=np.float32)
+    return X, Y
+
+
+def numpy_moments_cka(X: np.ndarray, Y: np.ndarray) -> float:
+    """The plain float64 version: float64 copies centred in place, then the three
+    scatter matrices and linear CKA from them."""
+    Xc = X.astype(np.float64)
+    Xc -= Xc.mean(axis=0)
+    Yc = Y.astype(np.float64)
+    Yc -= Yc.mean(axis=0)
+    xy = np.sum((Xc.T @ Yc) ** 2)
+    return float(xy / np.sqrt(np.sum((Xc.T @ Xc) ** 2) * np.sum((Yc.T @ Yc) ** 2)))
+
+
+def mem_metric(name: str):
+    import interlingua as il
+
+    if name == "cka-debiased":
+        return il.get_metric("cka", debiased=True)
+    return il.get_metric(name)
+
+
+def run_mem_child(task: str, n: int, dim: int) -> dict:
+    _, kind, name = task.split(":")
+    metric = None if kind == "numpy" else mem_metric(name)
+    if kind == "before":
+        # The previous path: validation converts float32 to float64, and
+        # Moments.update copies the whole chunk once more.
+        from interlingua.plugins.similarity import moments
+
+        moments.BLOCK_ELEMENTS = 1 << 62
+        type(metric).accepts_float32 = False
+    rss0 = peak_rss_mb()
+    X, Y = mem_rows(n, dim)
+    data_mb = peak_rss_mb()
+    t0 = time.perf_counter()
+    value = numpy_moments_cka(X, Y) if kind == "numpy" else metric(X, Y).value
+    seconds = time.perf_counter() - t0
+    return {"task": task, "seconds": seconds, "peak_rss_mb": peak_rss_mb(),
+            "import_rss_mb": rss0, "data_rss_mb": data_mb,
+            "input_mb": (X.nbytes + Y.nbytes) / 1024**2, "value": float(value)}
+
+
+def mem_main(args: argparse.Namespace) -> list[dict]:
+    n, dim = (60_000, 256) if args.small else (args.mem_rows, args.mem_dim)
+    names = [s.strip() for s in args.mem_metrics.split(",") if s.strip()]
+    tasks = ([] if args.no_baselines else ["mem:numpy:cka"]) + [f"mem:ours:{m}" for m in names]
+    if not args.no_baselines:
+        tasks += [f"mem:before:{m}" for m in names]
+    records = []
+    for task in tasks:
+        cmd = [sys.executable, __file__, "--child", task, "--mem-rows", str(n),
+               "--mem-dim", str(dim)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            records.append({"n": n, "dim": dim, "task": task, "skipped":
+                            f"failed: {proc.stderr.strip().splitlines()[-1:]}"})
+            print(f"{n}×{dim} {task}: FAILED\n{proc.stderr}", flush=True)
+            continue
+        rec = {"n": n, "dim": dim, **json.loads(proc.stdout.strip().splitlines()[-1])}
+        records.append(rec)
+        print(f"{n}×{dim} {task:<22} {rec['seconds']:8.2f} s  peak RSS "
+              f"{rec['peak_rss_mb']:8.0f} MB  input {rec['input_mb']:.0f} MB  "
+              f"(imports {rec['import_rss_mb']:.0f} MB)  value {rec['value']:.10f}",
+              flush=True)
+    return records
+
+
+def mem_report(records: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    base = {r["n"]: r for r in records if r.get("task") == "mem:numpy:cka" and "seconds" in r}
+    table = Table(title="in-memory moment metrics on float32 input", header_style="bold cyan")
+    for col in ("n × d", "task", "seconds", "peak RSS MB", "÷ input",
+                "− imports ÷ input", "time ÷ numpy", "|Δ| vs numpy"):
+        table.add_column(col, justify="right" if col != "task" else "left", no_wrap=True)
+    for r in records:
+        shape = f"{r['n']} × {r['dim']}"
+        if "skipped" in r:
+            table.add_row(shape, r["task"], "—", "—", "—", "—", "—", r["skipped"])
+            continue
+        ref = base.get(r["n"])
+        ratio_t = "" if ref is None else f"{r['seconds'] / ref['seconds']:.2f}×"
+        same = ref is not None and r["task"].endswith(":cka") and r is not ref
+        delta = f"{abs(r['value'] - ref['value']):.1e}" if same else ""
+        table.add_row(shape, r["task"], f"{r['seconds']:.2f}", f"{r['peak_rss_mb']:.0f}",
+                      f"{r['peak_rss_mb'] / r['input_mb']:.2f}×",
+                      f"{(r['peak_rss_mb'] - r['import_rss_mb']) / r['input_mb']:.2f}×",
+                      ratio_t, delta)
+    Console(width=max(Console().width, 120)).print(table)
+
+
 # -- driver --------------------------------------------------------------------------
 def baseline_gb(task: str, n: int) -> float:
     # gram: K and L (+ a product temporary); ckatorch: K, L, their centred clones and
@@ -253,17 +372,35 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma-separated numbers of paired rows for --mutual-knn")
     ap.add_argument("--knn-dim", type=int, default=384)
     ap.add_argument("--knn-k", type=int, default=10)
+    ap.add_argument("--in-memory", action="store_true",
+                    help="benchmark in-memory moment metrics on float32 rows (peak RSS)")
+    ap.add_argument("--mem-rows", type=int, default=300_000)
+    ap.add_argument("--mem-dim", type=int, default=768)
+    ap.add_argument("--mem-metrics", default="cka",
+                    help="comma-separated: anc, cka, cka-debiased, cca, svcca, pwcca, "
+                         "procrustes")
+    ap.add_argument("--small", action="store_true",
+                    help="--in-memory on 60k × 256 rows instead")
     args = ap.parse_args(argv)
     if args.report:
         report(json.loads(args.report.read_text()))
         return 0
 
+    if args.child and args.child.startswith("mem:"):
+        print(json.dumps(run_mem_child(args.child, args.mem_rows, args.mem_dim)))
+        return 0
     if args.child and args.child.endswith(":mutual-knn"):
         print(json.dumps(run_knn_child(args.child, int(args.knn_sizes), args.knn_dim,
                                        args.knn_k)))
         return 0
     if args.child:
         print(json.dumps(run_child(args.child, args.store, args.chunk_rows)))
+        return 0
+    if args.in_memory:
+        records = mem_main(args)
+        mem_report(records)
+        if args.json:
+            args.json.write_text(json.dumps(records, indent=2))
         return 0
     if args.mutual_knn:
         records = knn_main(args)

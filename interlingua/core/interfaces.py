@@ -121,6 +121,9 @@ class Metric(Plugin):
         Fewest paired rows accepted.
     same_dim : bool
         Paired inputs must have the same number of columns.
+    accepts_float32 : bool
+        Paired float32 input reaches :meth:`compute` as it is instead of as a float64
+        copy (default ``False``); set it only when ``compute`` never needs float64 rows.
     """
 
     kind: ClassVar[str] = "metric"
@@ -132,6 +135,7 @@ class Metric(Plugin):
     value_range: ClassVar[tuple[float, float] | None] = None
     min_rows: ClassVar[int] = 2
     same_dim: ClassVar[bool] = False
+    accepts_float32: ClassVar[bool] = False
 
     @classmethod
     def input_types(cls) -> tuple[str, ...]:
@@ -144,7 +148,8 @@ class Metric(Plugin):
                     f"{self.name}: a paired metric takes two matrices X, Y; got {len(inputs)}"
                 )
             X, Y = check_paired(
-                inputs[0], inputs[1], min_rows=self.min_rows, same_dim=self.same_dim
+                inputs[0], inputs[1], min_rows=self.min_rows, same_dim=self.same_dim,
+                dtype=(np.float64, np.float32) if self.accepts_float32 else np.float64,
             )
             result = self.compute(X, Y, **kwargs)
         else:
@@ -180,7 +185,8 @@ class Metric(Plugin):
         )
 
     def compute(self, *inputs: Any, **kwargs: Any) -> MetricResult:
-        """Compute the metric on validated inputs (paired: float64 ``X``, ``Y``)."""
+        """Compute the metric on validated inputs (paired: float64 ``X``, ``Y``, or
+        float32 as given when ``accepts_float32``)."""
         raise NotImplementedError
 
     def accumulator(self) -> Accumulator | None:

@@ -8,6 +8,9 @@ import numpy as np
 
 from interlingua.core.errors import InputError
 
+#: Values checked for NaN / inf at a time (the check's temporaries stay a few MB).
+_FINITE_BLOCK = 1 << 22
+
 
 def check_matrix(
     X: Any,
@@ -21,10 +24,18 @@ def check_matrix(
     """Return ``X`` as a 2-D float array, or raise :class:`InputError`.
 
     A 1-D input is refused (not silently reshaped) because rows vs. columns would be
-    ambiguous.
+    ambiguous. ``dtype`` is the dtype to convert to, ``None`` to keep the input's, or a
+    tuple of accepted dtypes: input of one of them is returned as it is (no copy),
+    anything else is converted to the first. NaN and inf are looked for in row blocks,
+    so the check allocates no full-size temporary.
     """
     try:
-        arr = np.asarray(X, dtype=dtype)
+        if isinstance(dtype, tuple):
+            arr = np.asarray(X)
+            if arr.dtype not in dtype:
+                arr = arr.astype(dtype[0])
+        else:
+            arr = np.asarray(X, dtype=dtype)
     except (TypeError, ValueError) as exc:
         raise InputError(f"{name}: cannot be read as a numeric matrix ({exc})") from None
     if arr.ndim != 2:
@@ -38,9 +49,13 @@ def check_matrix(
     if d < min_cols:
         raise InputError(f"{name}: needs at least {min_cols} columns, got {d}")
     if not allow_nonfinite:
-        bad = ~np.isfinite(arr)
-        if bad.any():
-            rows = np.flatnonzero(bad.any(axis=1))
+        step = max(1, _FINITE_BLOCK // max(d, 1))
+        bad_rows = [
+            start + np.flatnonzero(~np.isfinite(arr[start:start + step]).all(axis=1))
+            for start in range(0, n, step)
+        ]
+        rows = np.concatenate(bad_rows) if bad_rows else np.empty(0, dtype=np.intp)
+        if rows.size:
             shown = ", ".join(str(r) for r in rows[:5]) + (", ..." if rows.size > 5 else "")
             raise InputError(
                 f"{name}: contains NaN or infinite values in {rows.size} row(s) ({shown})"
@@ -73,7 +88,8 @@ def check_paired(
     same_dim: bool = False,
     dtype: Any = np.float64,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Validate two row-aligned matrices (same number of rows; optionally same width)."""
+    """Validate two row-aligned matrices (same number of rows; optionally same width);
+    ``dtype`` as for :func:`check_matrix`."""
     X = check_matrix(X, "X", dtype=dtype)
     Y = check_matrix(Y, "Y", dtype=dtype)
     if X.shape[0] != Y.shape[0]:

@@ -30,6 +30,10 @@ The QR factor is obtained from the Cholesky factor of the directions' Gram matri
 
 As in Google's code, inputs need more rows than (kept) neurons: with n ≤ p the
 sample covariance is singular and every canonical correlation is 1.
+
+float32 input is folded in float64 row blocks (no float64 copy of the input): the
+inverse square roots amplify rounding by the covariances' condition number, so the
+products stay in float64 and the value equals the float64 input's to ~1e-12.
 """
 
 from __future__ import annotations
@@ -130,6 +134,7 @@ class _CCABase(Metric):
     higher_is_more_similar: ClassVar[bool] = True
     value_range: ClassVar[tuple[float, float] | None] = (0.0, 1.0)
     min_rows: ClassVar[int] = 3
+    accepts_float32: ClassVar[bool] = True
 
     def accumulator(self) -> MomentsAccumulator:
         return MomentsAccumulator({"cross": "full"}, self._from_moments)

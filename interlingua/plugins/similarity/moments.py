@@ -23,6 +23,18 @@ rounding, so any map-reduce tree gives the same numbers.
 Squared row norms are translated with ``‖u − δ‖² = ‖u‖² − 2uᵀδ + ‖δ‖²``; expanding the
 products of two such terms is why ``Σ α u``, ``Σ α v``, ``Σ β u``, ``Σ β v`` (α = ‖u‖²,
 β = ‖v‖²) are kept as well.
+
+Memory: :meth:`Moments.update` folds a chunk in row blocks of at most
+:data:`BLOCK_ELEMENTS` values per input, so it never holds more than one converted,
+shifted block (~16 MB in float64) whatever the chunk size; an in-memory metric call on
+a whole matrix costs the moments plus that block, not a float64 copy of the input.
+With ``products="input"`` a float32 block is shifted and multiplied in float32 (one
+rounding of ``x − s`` to float32, then single-precision dot products over at most one
+block of rows) and only the block sums are accumulated in float64 (single-precision
+BLAS; no float64 block at all), within 1e-6 of the float64 products for the one metric
+that requests it, in-memory linear (biased) CKA
+(tests/plugins/similarity/test_metric_memory.py). Every other block (float64 input,
+``products="float64"``) is converted and multiplied in float64.
 """
 
 from __future__ import annotations
@@ -39,8 +51,12 @@ from interlingua.core.interfaces import Accumulator
 from interlingua.core.result import MetricResult
 from interlingua.core.validation import check_paired
 
-__all__ = ["Centered", "Moments", "MomentsAccumulator", "merge_requirements",
-           "share_moments"]
+__all__ = ["BLOCK_ELEMENTS", "Centered", "Moments", "MomentsAccumulator",
+           "merge_requirements", "share_moments"]
+
+#: Values per input of one block that :meth:`Moments.update` converts at a time (its
+#: temporaries stay ~16 MB in float64 whatever the chunk size).
+BLOCK_ELEMENTS = 1 << 21
 
 
 @dataclass
@@ -94,16 +110,23 @@ class Moments:
         Also keep the fourth-order terms needed by debiased CKA (needs ``full``).
     extrema : bool
         Also keep per-column minima and maxima (exact constant-column detection).
+    products : {"float64", "input"}
+        ``"input"`` multiplies float32 blocks in float32 (block sums accumulated in
+        float64); ``"float64"`` converts every block to float64 first.
     """
 
-    def __init__(self, cross: str = "full", fourth: bool = False, extrema: bool = False):
+    def __init__(self, cross: str = "full", fourth: bool = False, extrema: bool = False,
+                 products: str = "float64"):
         if cross not in ("full", "diag"):
             raise ValueError(f"cross must be 'full' or 'diag', got {cross!r}")
         if fourth and cross != "full":
             raise ValueError("fourth-order moments need cross='full'")
+        if products not in ("float64", "input"):
+            raise ValueError(f"products must be 'float64' or 'input', got {products!r}")
         self.cross = cross
         self.fourth = fourth
         self.extrema = extrema
+        self.products = products
         self.n = 0
         self.p: int | None = None
         self.q: int | None = None
@@ -116,9 +139,14 @@ class Moments:
                 f"X and Y must have the same number of columns (neurons), got {p} and {q}"
             )
         self.p, self.q = p, q
-        # Shift = mean of the first chunk: later centring then cancels little.
-        self.shift_x = x.mean(axis=0)
-        self.shift_y = y.mean(axis=0)
+        # Shift = mean of the first chunk: later centring then cancels little. The
+        # float64 reduction is buffered (no full-size copy of a float32 chunk).
+        self.shift_x = x.mean(axis=0, dtype=np.float64)
+        self.shift_y = y.mean(axis=0, dtype=np.float64)
+        if self._single(x, y):
+            # A float32-representable shift lets float32 blocks be shifted in float32.
+            self.shift_x = self.shift_x.astype(np.float32).astype(np.float64)
+            self.shift_y = self.shift_y.astype(np.float32).astype(np.float64)
         self.su = np.zeros(p)
         self.sv = np.zeros(q)
         if self.cross == "full":
@@ -150,8 +178,13 @@ class Moments:
                 f"{self.p} and {self.q}"
             )
 
+    def _single(self, x: np.ndarray, y: np.ndarray) -> bool:
+        """Whether a block of ``x``, ``y`` is multiplied in float32."""
+        return self.products == "input" and x.dtype == np.float32 and y.dtype == np.float32
+
     def update(self, x: np.ndarray, y: np.ndarray) -> Moments:
-        """Fold in one row-aligned chunk (any float dtype; accumulated in float64)."""
+        """Fold in one row-aligned chunk (any numeric dtype; accumulated in float64),
+        in row blocks of at most :data:`BLOCK_ELEMENTS` values per input."""
         if x.shape[0] != y.shape[0]:
             raise InputError(
                 f"chunk has {x.shape[0]} rows of X but {y.shape[0]} rows of Y"
@@ -159,16 +192,38 @@ class Moments:
         if x.shape[0] == 0:
             return self
         if self.p is None:
-            self._init(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+            self._init(x, y)
         self._check_shapes(x, y)
-        # One float64 copy per chunk, shifted in place.
+        rows = max(1, BLOCK_ELEMENTS // max(self.p, self.q, 1))
+        for start in range(0, x.shape[0], rows):
+            self._fold(x[start:start + rows], y[start:start + rows])
+        if self.extrema:
+            np.minimum(self.min_x, x.min(axis=0), out=self.min_x)
+            np.maximum(self.max_x, x.max(axis=0), out=self.max_x)
+            np.minimum(self.min_y, y.min(axis=0), out=self.min_y)
+            np.maximum(self.max_y, y.max(axis=0), out=self.max_y)
+        return self
+
+    def _shifted(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One block minus the shifts: float32 when it is multiplied in float32 (and
+        the shifts are float32 numbers, as :meth:`_init` makes them then), else a
+        float64 copy shifted in place."""
+        if self._single(x, y):
+            sx, sy = self.shift_x.astype(np.float32), self.shift_y.astype(np.float32)
+            if np.array_equal(sx, self.shift_x) and np.array_equal(sy, self.shift_y):
+                return x - sx, y - sy
         u = np.array(x, dtype=np.float64, copy=True)
         u -= self.shift_x
         v = np.array(y, dtype=np.float64, copy=True)
         v -= self.shift_y
+        return u, v
+
+    def _fold(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Add the sums of one block (products in the block's dtype, sums in float64)."""
+        u, v = self._shifted(x, y)
         self.n += u.shape[0]
-        self.su += u.sum(axis=0)
-        self.sv += v.sum(axis=0)
+        self.su += u.sum(axis=0, dtype=np.float64)
+        self.sv += v.sum(axis=0, dtype=np.float64)
         if self.cross == "full":
             self.suu += u.T @ u
             self.svv += v.T @ v
@@ -187,12 +242,6 @@ class Moments:
             self.av += alpha @ v
             self.bu += beta @ u
             self.bv += beta @ v
-        if self.extrema:
-            np.minimum(self.min_x, x.min(axis=0), out=self.min_x)
-            np.maximum(self.max_x, x.max(axis=0), out=self.max_x)
-            np.minimum(self.min_y, y.min(axis=0), out=self.min_y)
-            np.maximum(self.max_y, y.max(axis=0), out=self.max_y)
-        return self
 
     # -- shifting and merging ----------------------------------------------------------
     def _moved(self, new_x: np.ndarray, new_y: np.ndarray) -> dict[str, Any]:
@@ -255,7 +304,9 @@ class Moments:
         if other.n == 0:
             return self
         if self.n == 0:
+            products = self.products
             self.__dict__.update(copy.deepcopy(other.__dict__))
+            self.products = products
             return self
         if (other.p, other.q) != (self.p, self.q):
             raise InputError(
@@ -306,10 +357,13 @@ class Moments:
 def merge_requirements(*reqs: dict[str, Any]) -> dict[str, Any]:
     """The smallest :class:`Moments` configuration satisfying all ``reqs``."""
     full = any(r.get("cross", "full") == "full" for r in reqs)
+    # float32 products only if every sharing metric tolerates them.
+    single = bool(reqs) and all(r.get("products", "float64") == "input" for r in reqs)
     return {
         "cross": "full" if full else "diag",
         "fourth": any(r.get("fourth", False) for r in reqs),
         "extrema": any(r.get("extrema", False) for r in reqs),
+        "products": "input" if single else "float64",
     }
 
 

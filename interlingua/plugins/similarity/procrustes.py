@@ -133,7 +133,9 @@ class ProcrustesDistance(Metric):
     ``value`` is the residual norm after the optimal orthogonal map (lower = more
     similar); ``details["squared_distance"]`` is its square, which for
     ``scale=True`` is Ding et al.'s (2021) ``2 − 2‖XᵀY‖_*``. Declared invariances
-    hold for the defaults.
+    hold for the defaults. float32 input is folded in float64 row blocks (no float64
+    copy of the input): near 0 the square root amplifies any rounding of the
+    products, so they stay in float64 (the float64 input's value to ~1e-12).
     """
 
     name: ClassVar[str] = "procrustes"
@@ -151,6 +153,7 @@ class ProcrustesDistance(Metric):
     # [0, √2] with scale=True; unbounded above with scale=False.
     value_range: ClassVar[tuple[float, float] | None] = None
     min_rows: ClassVar[int] = 2
+    accepts_float32: ClassVar[bool] = True
 
     def accumulator(self) -> MomentsAccumulator:
         center, scale = self.center, self.scale
