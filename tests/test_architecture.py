@@ -51,6 +51,7 @@ CROSS_FAMILY_ALLOWED: frozenset[tuple[str, str]] = frozenset({
     (_NEURONS + "ablation_cli", _EXTRACTION + "corpus"),
     (_NEURONS + "cli", _EXTRACTION + "corpus"),
     (_NEURONS + "intervention", _EXTRACTION + "modules"),
+    (_NEURONS + "lm_head", _EXTRACTION + "loading"),
     (_NEURONS + "lm_loss", _EXTRACTION + "loading"),
     (_NEURONS + "lape_anc", _EXTRACTION + "module_capture"),
     # LAPE x ANC pairs store rows exactly as `compare` does, rather than re-implementing it

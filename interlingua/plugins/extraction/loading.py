@@ -281,7 +281,7 @@ def _model_limit(tokenizer: Any, config: Any, model_type: str) -> int:
     return 512  # relative-position models (T5): a practical default
 
 
-def select_layers(spec: Any, n_layers: dict[str, int]) -> list[str]:
+def select_layers(spec: Any, n_layers: dict[str, int], *, blocks: bool = False) -> list[str]:
     """Layer names chosen by ``spec`` (None/"all", ints, "3", "-1", "encoder/2", "0,6,-1").
 
     Parameters
@@ -291,7 +291,11 @@ def select_layers(spec: Any, n_layers: dict[str, int]) -> list[str]:
         (0 = embeddings, negative from the end), optionally ``stack/i`` for
         encoder–decoder models, as a list or a comma-separated string.
     n_layers : dict of str -> int
-        Hidden states per stack prefix (:attr:`LoadedModel.n_layers`).
+        Hidden states per stack prefix (:attr:`LoadedModel.n_layers`), or, with
+        ``blocks``, blocks per stack prefix.
+    blocks : bool
+        The indices are block indices (0 = the first block; module layers), which the
+        error messages say.
 
     Returns
     -------
@@ -314,18 +318,21 @@ def select_layers(spec: Any, n_layers: dict[str, int]) -> list[str]:
         text = str(item).strip()
         stack, _, idx = text.rpartition("/")
         stacks = [stack + "/"] if stack else list(names_by_stack)
+        what = "module layer" if blocks else "layer"
         if stack and stack + "/" not in names_by_stack:
-            raise InputError(f"layer {text!r}: this model has no {stack!r} stack")
+            raise InputError(f"{what} {text!r}: this model has no {stack!r} stack")
         try:
             i = int(idx)
         except ValueError:
-            raise InputError(f"invalid layer {text!r} (an integer, negative from the end, "
+            index = "a block index" if blocks else "an integer"
+            raise InputError(f"invalid {what} {text!r} ({index}, negative from the end, "
                              "or 'encoder/i' / 'decoder/i')") from None
         for p in stacks:
             n = n_layers[p]
             if not -n <= i < n:
-                raise InputError(f"layer {text!r} out of range: the model has hidden states "
-                                 f"0..{n - 1} (0 = embeddings)")
+                have = (f"blocks 0..{n - 1}" if blocks
+                        else f"hidden states 0..{n - 1} (0 = embeddings)")
+                raise InputError(f"{what} {text!r} out of range: the model has {have}")
             name = f"{p}{i % n}"
             if name not in chosen:
                 chosen.append(name)

@@ -118,32 +118,18 @@ def _stack_of(name: str) -> str:
 
 
 def _blocks(spec: Any, n_layers: dict[str, int]) -> dict[str, set[int]] | None:
-    """Chosen block indices per stack prefix (None = all) from ``module_layers``."""
+    """Chosen block indices per stack prefix (None = all) from ``module_layers``, parsed
+    like the hidden-state layers (:func:`~.loading.select_layers`) over the blocks."""
+    from interlingua.plugins.extraction.loading import select_layers
+
     if spec is None or spec == "all" or spec == []:
         return None
-    if isinstance(spec, (int, np.integer)):
-        items: list[Any] = [int(spec)]
-    elif isinstance(spec, str):
-        items = [x.strip() for x in spec.split(",") if x.strip()]
-    else:
-        items = list(spec)
+    # hidden states = blocks + the embeddings
+    names = select_layers(spec, {p: n - 1 for p, n in n_layers.items()}, blocks=True)
     chosen: dict[str, set[int]] = {p: set() for p in n_layers}
-    for item in items:
-        text = str(item).strip()
-        stack, _, idx = text.rpartition("/")
-        if stack and stack + "/" not in n_layers:
-            raise InputError(f"module layer {text!r}: this model has no {stack!r} stack")
-        try:
-            i = int(idx)
-        except ValueError:
-            raise InputError(f"invalid module layer {text!r} (a block index, negative from "
-                             "the end, or 'encoder/i' / 'decoder/i')") from None
-        for p in [stack + "/"] if stack else list(n_layers):
-            n = n_layers[p] - 1  # hidden states = blocks + embeddings
-            if not -n <= i < n:
-                raise InputError(f"module layer {text!r} out of range: the model has blocks "
-                                 f"0..{n - 1}")
-            chosen[p].add(i % n)
+    for name in names:
+        stack, _, index = name.rpartition("/")
+        chosen[stack + "/" if stack else ""].add(int(index))
     return chosen
 
 

@@ -34,13 +34,6 @@ from interlingua.registry.commands import (
 from interlingua.registry.hookspecs import hookimpl
 
 
-def _lape_files(lape: Path) -> list[Path]:
-    """The files of a LAPE result (never written by this command)."""
-    if lape.is_dir():
-        return [lape / "lape.json", lape / "counts.h5"]
-    return [lape, lape.with_suffix(".counts.h5"), lape.parent / "counts.h5"]
-
-
 def _groups(corpus: Path, langs: list[str], n: int | None,
             skip: int = 0) -> dict[str, list[str]]:
     from interlingua.plugins.extraction.corpus import read_corpus
@@ -105,7 +98,7 @@ def ablate(model: str, corpus: Path, lape_path: Path, out: Path | None,
     """
     from interlingua.core.progress import rich_progress
     from interlingua.plugins.neurons.ablation import ablate_languages
-    from interlingua.plugins.neurons.lape import load_language_neurons
+    from interlingua.plugins.neurons.lape import lape_result_files, load_language_neurons
 
     settings = plugin_kwargs(AblationSettings, values)
     try:  # ranges before any work
@@ -113,7 +106,7 @@ def ablate(model: str, corpus: Path, lape_path: Path, out: Path | None,
     except InputError as exc:
         raise click.UsageError(str(exc)) from None
     out = out or corpus.with_name(f"{corpus.stem}.ablation")
-    write = {"overwrite": overwrite, "inputs": [corpus, *_lape_files(lape_path)]}
+    write = {"overwrite": overwrite, "inputs": [corpus, lape_path, *lape_result_files(lape_path)]}
     json_path, *_ = check_results(out, "ablation", with_png=plot, **write)
     neurons = load_language_neurons(lape_path)
     groups = _groups(corpus, langs or neurons.languages, n_sentences, skip)

@@ -384,6 +384,17 @@ def select_language_neurons(
                            settings)
 
 
+def lape_result_files(path: str | os.PathLike) -> tuple[Path, Path]:
+    """``(lape.json, counts.h5)`` of a LAPE result: a ``lape`` output directory, or its
+    ``.json`` file with the counts beside it as ``X.counts.h5`` (else ``counts.h5`` in
+    its directory)."""
+    path = Path(path)
+    if path.is_dir():
+        return path / "lape.json", path / "counts.h5"
+    h5 = path.with_suffix(".counts.h5")
+    return path, h5 if h5.exists() else path.parent / "counts.h5"
+
+
 def load_language_neurons(path: str | os.PathLike) -> LanguageNeurons:
     """Reload the result of ``interlingua lape`` (or of :meth:`LanguageNeurons.to_dict`
     written next to :meth:`ActivationCounts.to_hdf5`).
@@ -410,14 +421,7 @@ def load_language_neurons(path: str | os.PathLike) -> LanguageNeurons:
     """
     import json
 
-    path = Path(path)
-    if path.is_dir():
-        json_path, h5 = path / "lape.json", path / "counts.h5"
-    else:
-        json_path = path
-        h5 = path.with_suffix(".counts.h5")
-        if not h5.exists():
-            h5 = path.parent / "counts.h5"
+    json_path, h5 = lape_result_files(path)
     for needed in (json_path, h5):
         if not needed.is_file():
             raise InputError(f"{needed}: not found (a LAPE result is the directory written "
@@ -441,4 +445,4 @@ def load_language_neurons(path: str | os.PathLike) -> LanguageNeurons:
 
 
 __all__ = ["CITATION", "LanguageNeurons", "LapeSettings", "kth_quantile", "lape_entropy",
-           "load_language_neurons", "select_language_neurons"]
+           "lape_result_files", "load_language_neurons", "select_language_neurons"]

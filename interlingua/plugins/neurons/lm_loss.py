@@ -82,14 +82,9 @@ class LossModel:
 
     def head_logits(self, rows: Any) -> Any:
         """float32 logits ``(rows, vocab)`` of rows of the last hidden state."""
-        import torch
+        from interlingua.plugins.neurons.lm_head import postprocess_logits
 
-        z = self.head(rows).float()
-        if self.scale is not None:
-            z = z * self.scale
-        if self.softcap is not None:
-            z = torch.tanh(z / self.softcap) * self.softcap
-        return z
+        return postprocess_logits(self.head(rows), self.softcap, self.scale)
 
 
 def load_loss_model(name: str | os.PathLike, *, objective: str = "auto",
@@ -138,18 +133,13 @@ def load_loss_model(name: str | os.PathLike, *, objective: str = "auto",
         raise InputError(f"model {name!r} is {'a decoder' if arch == 'decoder' else 'an encoder'}"
                          f" ({loaded.model_type}): its objective is {wanted}, not {objective}")
     if wanted == "causal":
-        from interlingua.plugins.neurons.logit_lens import _causal_lm
+        from interlingua.plugins.neurons.lm_head import causal_lm, logit_postprocessing
 
-        lm, reloaded = _causal_lm(loaded, model_dtype, revision, trust_remote_code,
-                                  allow_pickle)
-        config = lm.config
-        softcap = getattr(config, "final_logit_softcapping", None)
-        scale = getattr(config, "logit_scale", None)  # Cohere multiplies
-        if getattr(config, "logits_scaling", None):  # Granite divides
-            scale = 1.0 / float(config.logits_scaling)
+        lm, reloaded = causal_lm(loaded, model_dtype, revision, trust_remote_code,
+                                 allow_pickle)
+        softcap, scale = logit_postprocessing(lm.config, loaded.model_type)
         model = LossModel(name, loaded, lm, lm.get_output_embeddings(), "causal",
-                          softcap=None if softcap is None else float(softcap),
-                          scale=None if scale is None else float(scale))
+                          softcap=softcap, scale=scale)
     else:
         lm, reloaded = _masked_lm(loaded, model_dtype, revision, trust_remote_code,
                                   allow_pickle)
@@ -167,39 +157,18 @@ def _masked_lm(loaded: Any, model_dtype: str, revision: str | None, trust_remote
                allow_pickle: bool) -> tuple[Any, bool]:
     """``AutoModelForMaskedLM`` of ``loaded``'s checkpoint (same safety flags), with
     ``loaded.model`` replaced by its base; refused without a trained head."""
-    from pathlib import Path
-
-    import torch
-    import transformers
     from transformers import AutoModelForMaskedLM
 
-    from interlingua.plugins.extraction.loading import check_weights
+    from interlingua.plugins.neurons.lm_head import from_checkpoint
 
     name = loaded.name
-    local = Path(loaded.source)
-    common: dict[str, Any] = {"trust_remote_code": trust_remote_code}
-    if local.is_dir():
-        use_safetensors = check_weights(local, allow_pickle)
-    else:  # a hub id load_model has just fetched: the local cache has every file
-        use_safetensors = None if allow_pickle else True
-        common["local_files_only"] = True
-        if revision:
-            common["revision"] = revision
-    dtypes = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-    loaded.model = None  # one copy in memory at a time
-    verbosity = transformers.logging.get_verbosity()
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
     try:
-        lm, info = AutoModelForMaskedLM.from_pretrained(
-            loaded.source, use_safetensors=use_safetensors, dtype=dtypes[model_dtype],
-            output_loading_info=True, **common)
+        lm, info = from_checkpoint(loaded, AutoModelForMaskedLM, model_dtype=model_dtype,
+                                   revision=revision, trust_remote_code=trust_remote_code,
+                                   allow_pickle=allow_pickle, output_loading_info=True)
     except (OSError, ValueError) as exc:
         raise InputError(f"model {name!r} ({loaded.model_type}) has no masked-LM head "
                          f"class: {exc}") from None
-    finally:
-        transformers.logging.set_verbosity(verbosity)
-        transformers.logging.enable_progress_bar()
     prefix = lm.base_model_prefix + "."
     # Base weights the checkpoint lacks are the pooler's at most (e5 ships none); a
     # missing head weight means a randomly initialised head: its loss means nothing.

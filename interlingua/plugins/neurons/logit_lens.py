@@ -37,8 +37,8 @@ The language of a top-1 token is decided by
 :class:`~interlingua.plugins.neurons.token_languages.TokenLanguages` (rules and limits
 there); the per-position statistics and the result live in
 :mod:`~interlingua.plugins.neurons.lens_stats`. This module holds the settings, the
-model with its head (loading and the check), and the lens loop; it is a little over 400
-lines because locating the final norm and checking the head need the loading code.
+model with its head (loading and the check; the head itself comes from
+:mod:`~interlingua.plugins.neurons.lm_head`, shared with the LM loss), and the lens loop.
 
 ``torch`` and ``transformers`` are imported inside the functions, so importing this
 module stays light.
@@ -46,11 +46,9 @@ module stays light.
 
 from __future__ import annotations
 
-import copy
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -66,6 +64,11 @@ from interlingua.plugins.neurons.lens_stats import (
     _tokenize,
     plot_logit_lens,
 )
+from interlingua.plugins.neurons.lm_head import (
+    causal_lm,
+    logit_postprocessing,
+    postprocess_logits,
+)
 from interlingua.plugins.neurons.token_languages import (
     CATEGORIES,
     DOMINANCE,
@@ -75,11 +78,6 @@ from interlingua.plugins.neurons.token_languages import (
 
 #: Tokens of the sentence that checks the head when a model is loaded.
 _CHECK_TOKENS = 16
-#: Post-processing of the head's logits by model type: multiply by a config value.
-_SCALE_BY = {"cohere": "logit_scale", "cohere2": "logit_scale"}
-_DIVIDE_BY = {"granite": "logits_scaling", "granitemoe": "logits_scaling",
-              "granitemoeshared": "logits_scaling", "granitemoehybrid": "logits_scaling"}
-
 
 class LensSettings(Configurable):
     """The settings of :func:`logit_lens`, declared once: they give the function's
@@ -137,14 +135,7 @@ class LensModel:
 
     def post(self, logits: Any) -> Any:
         """The head's post-processing, on float32 logits."""
-        import torch
-
-        z = logits.float()
-        if self.scale is not None:
-            z = z * self.scale
-        if self.softcap is not None:
-            z = torch.tanh(z / self.softcap) * self.softcap
-        return z
+        return postprocess_logits(logits, self.softcap, self.scale)
 
     def lens_input(self, states: Any, layer: int) -> Any:
         """What the head reads for hidden states of ``layer``: the final norm applied,
@@ -216,19 +207,14 @@ def load_lens_model(name: str | os.PathLike, *, device: str = _D["device"],
     if loaded.architecture != "decoder":
         raise InputError(f"the logit lens needs a decoder-only causal LM; {name!r} is not "
                          f"one ({loaded.model_type}: {loaded.architecture})")
-    causal, reloaded = _causal_lm(loaded, model_dtype, revision, trust_remote_code,
+    causal, reloaded = causal_lm(loaded, model_dtype, revision, trust_remote_code,
                                   allow_pickle)
     config = causal.config
     model_type = loaded.model_type
-    softcap = getattr(config, "final_logit_softcapping", None)
-    scale = None
-    if model_type in _SCALE_BY:
-        scale = float(getattr(config, _SCALE_BY[model_type]))
-    elif model_type in _DIVIDE_BY:
-        scale = 1.0 / float(getattr(config, _DIVIDE_BY[model_type]))
+    softcap, scale = logit_postprocessing(config, model_type)
     lm = LensModel(name=name, loaded=loaded, causal=causal, norm=None, norm_name="",
                    last_state_post_norm=True,
-                   softcap=float(softcap) if softcap is not None else None, scale=scale)
+                   softcap=softcap, scale=scale)
     with torch.inference_mode():
         _check_head(lm)
     lm.meta = {"model": name, "model_type": model_type, "n_states": lm.n_states,
@@ -237,60 +223,6 @@ def load_lens_model(name: str | os.PathLike, *, device: str = _D["device"],
                "head_reloaded": reloaded, "model_dtype": model_dtype,
                "vocab_size": int(lm.head.weight.shape[0])}
     return lm
-
-
-def _causal_lm(loaded: Any, model_dtype: str, revision: str | None, trust_remote_code: bool,
-               allow_pickle: bool) -> tuple[Any, bool]:
-    """The ``*ForCausalLM`` around ``loaded.model``; True when weights were reloaded."""
-    import torch
-    import transformers
-    from transformers import AutoModelForCausalLM
-
-    from interlingua.plugins.extraction.loading import check_weights
-
-    base = loaded.model
-    config = base.config
-    try:
-        with torch.device("meta"):  # no memory: every tensor is replaced or refused
-            causal = AutoModelForCausalLM.from_config(copy.deepcopy(config),
-                                                      trust_remote_code=trust_remote_code)
-    except ValueError as exc:
-        raise InputError(f"model {loaded.name!r} ({loaded.model_type}) has no causal-LM "
-                         f"head class in transformers: {exc}") from None
-    prefix = causal.base_model_prefix
-    if type(getattr(causal, prefix, None)) is type(base):
-        setattr(causal, prefix, base)
-        causal.tie_weights()
-        if not any(t.is_meta for t in (*causal.parameters(), *causal.buffers())):
-            return causal.eval(), False
-    causal = None  # it may hold the base model: one copy in memory at a time
-    # An untied (or biased) head: load the checkpoint as a causal LM, once.
-    local = Path(loaded.source)
-    common: dict[str, Any] = {"trust_remote_code": trust_remote_code}
-    if local.is_dir():
-        use_safetensors = check_weights(local, allow_pickle)
-    else:  # a hub id load_model has just fetched: the local cache has every file
-        use_safetensors = None if allow_pickle else True
-        common["local_files_only"] = True
-        if revision:
-            common["revision"] = revision
-    dtypes = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-    loaded.model = base = None
-    verbosity = transformers.logging.get_verbosity()
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
-    try:
-        causal = AutoModelForCausalLM.from_pretrained(
-            loaded.source, use_safetensors=use_safetensors, dtype=dtypes[model_dtype],
-            **common)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot load the LM head of {loaded.name!r}: {exc}") from None
-    finally:
-        transformers.logging.set_verbosity(verbosity)
-        transformers.logging.enable_progress_bar()
-    causal.eval().to(loaded.device)
-    loaded.model = causal.base_model
-    return causal, True
 
 
 def _check_head(lm: LensModel) -> None:
