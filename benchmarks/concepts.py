@@ -33,6 +33,27 @@ iterations and the inertia ratio::
 
     python benchmarks/concepts.py --seeding --sizes 20000 --dim 128 -k 50
     nice -n 10 python benchmarks/concepts.py --seeding --sizes 1000000
+
+``--lloyd`` (issue 15, part 4) runs only exact ``kmeans`` (``fit_store``, float32: greedy
+k-means++ seeding, then the Hamerly-pruned Lloyd of ``kmeans_lloyd.py``) and times
+scikit-learn's ``KMeans(algorithm="lloyd")`` from the same seeded centres, each in its
+own child process (peak RSS per run, from ``VmHWM``). scikit-learn runs only
+``--sklearn-iters`` iterations (default 5; 0 = to convergence), then once more with one
+iteration: the difference gives its seconds per iteration without the fixed costs of a
+fit (tolerance, centring), extrapolated to our iteration count, which is also its own
+(the two compute the same assignments in every iteration). The quality check compares like
+with like: our Lloyd stopped after the same ``--sklearn-iters`` iterations against
+scikit-learn's (inertia ratio, adjusted Rand index), plus our full run's inertia::
+
+    python benchmarks/concepts.py --lloyd --sizes 20000 --dim 128 -k 50
+    nice -n 5 python benchmarks/concepts.py --lloyd --sizes 1000000 \
+        --out benchmarks/results/concepts-lloyd.json
+
+``--sklearn-iters 0`` runs scikit-learn to convergence and compares the two final
+clusterings. At 1M points both runs meet float32 rounding ties (two centres at the same
+distance to float32 resolution) that they decide differently; each such point moves
+two centres by ~|x - c| / cluster size, so the trajectories drift apart (scikit-learn
+does the same against itself on row-permuted data): compare inertia, not labels.
 """
 
 from __future__ import annotations
@@ -100,6 +121,192 @@ def worker(method: str, store: str, k: int, seed: int, sample: int, out: str,
                "inertia": getattr(model, "inertia_", None),
                "n_iter": getattr(model, "n_iter_", None)}
     Path(out + ".json").write_text(json.dumps(summary))
+
+
+def _peak_rss_gb() -> float:
+    """High-water RSS of this process image (``ru_maxrss`` survives exec: it would also
+    count the parent's RSS at fork)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024**2
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def lloyd_worker(mode: str, store: str, k: int, seed: int, out: str, params: dict,
+                 iters: int) -> None:
+    """One ``--lloyd`` run in this child process; writes labels and a JSON summary.
+
+    ``ours``: ``KMeansDiscoverer.fit_store`` with its seeding and Lloyd steps timed
+    (saves the initial centres for the other modes). ``ours-truncated`` /
+    ``sklearn``: the layer loaded as ``fit_store`` does, then ``kmeans_lloyd`` /
+    scikit-learn's Lloyd (``copy_x=False``, the blockwise tolerance of
+    ``_low_memory_kmeans``, as ``kmeans`` ran before issue 15) from those centres for
+    at most ``iters`` iterations (0: ``max_iter``).
+    """
+    import interlingua as il
+    from interlingua.core.store import ActivationStore
+    from interlingua.plugins.concepts import kmeans as km
+    from interlingua.plugins.concepts.clustering import load_layer
+    from interlingua.plugins.concepts.kmeans_lloyd import _inertia
+
+    summary: dict = {"mode": mode, "params": params}
+    t0 = time.perf_counter()
+    with ActivationStore.open(store) as st:
+        layer = st.layer("0")
+        if mode == "ours":
+            timers: dict = {}
+            seeding, lloyd = km._kmeans_plusplus, km.kmeans_lloyd
+
+            def timed_seeding(*a, **kw):
+                t = time.perf_counter()
+                centres = seeding(*a, **kw)
+                timers["seeding"] = time.perf_counter() - t
+                np.save(out + ".init.npy", centres)
+                return centres
+
+            def timed_lloyd(*a, **kw):
+                t = time.perf_counter()
+                result = lloyd(*a, **kw)
+                timers["lloyd"] = time.perf_counter() - t
+                return result
+
+            km._kmeans_plusplus, km.kmeans_lloyd = timed_seeding, timed_lloyd
+            try:
+                model = il.get_discoverer("kmeans", n_clusters=k, random_state=seed,
+                                          **params).fit_store(layer)
+            finally:
+                km._kmeans_plusplus, km.kmeans_lloyd = seeding, lloyd
+            est = model._estimator_
+            labels, inertia, n_iter = model.labels_, model.inertia_, model.n_iter_
+            summary.update(seeding_seconds=timers["seeding"], lloyd_seconds=timers["lloyd"],
+                           n_distance_rows=list(est.n_distance_rows_),
+                           n_tightened=list(est.n_tightened_))
+        else:
+            X = load_layer(layer)
+            summary["load_seconds"] = time.perf_counter() - t0
+            init = np.load(out.rsplit(".", 1)[0] + ".ours.init.npy")
+            base = il.get_discoverer("kmeans", n_clusters=k, random_state=seed, **params)
+            max_iter = iters or base.max_iter
+            sk_kmeans = km._low_memory_kmeans()  # imports scikit-learn before timing
+            t = time.perf_counter()
+            if mode == "sklearn":
+                def fit(m: int):
+                    return sk_kmeans(n_clusters=k, init=init, n_init=1, max_iter=m,
+                                     tol=base.tol, algorithm="lloyd", copy_x=False).fit(X)
+
+                est = fit(max_iter)
+                seconds = time.perf_counter() - t
+                if iters and est.n_iter_ > 1:  # per iteration, less a fit's fixed costs
+                    t1 = time.perf_counter()
+                    fit(1)
+                    one = time.perf_counter() - t1
+                    summary["lloyd_seconds_per_iteration"] = (
+                        (seconds - one) / (est.n_iter_ - 1))
+                    summary["fixed_seconds"] = max(
+                        one - summary["lloyd_seconds_per_iteration"], 0.0)
+            else:
+                est = km.kmeans_lloyd(X, init, max_iter=max_iter, tol=base.tol)
+                summary["n_distance_rows"] = list(est.n_distance_rows_)
+                seconds = time.perf_counter() - t
+            summary["lloyd_seconds"] = seconds
+            labels, n_iter = est.labels_, int(est.n_iter_)
+            # float64 inertia for both (scikit-learn's own inertia_ is a float32 sum)
+            inertia = _inertia(X, est.cluster_centers_, labels, 8192)
+    summary.update(seconds=time.perf_counter() - t0, peak_rss_gb=_peak_rss_gb(),
+                   n=int(labels.size), inertia=float(inertia), n_iter=int(n_iter))
+    np.save(out + ".labels.npy", labels)
+    Path(out + ".json").write_text(json.dumps(summary))
+
+
+def run_lloyd_child(mode: str, store: Path, k: int, seed: int, params: dict, iters: int,
+                    timeout: float) -> dict:
+    out = str(store.with_name(f"{store.stem}.{mode}"))
+    cmd = [sys.executable, __file__, "--lloyd-worker", mode, "--store", str(store),
+           "-k", str(k), "--seed", str(seed), "--worker-out", out,
+           "--params", json.dumps(params), "--sklearn-iters", str(iters)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise SystemExit(f"{mode}: timed out after {timeout:.0f} s") from None
+    if proc.returncode != 0:
+        raise SystemExit(f"{mode} failed:\n{proc.stderr}")
+    summary = json.loads(Path(out + ".json").read_text())
+    summary["labels"] = np.load(out + ".labels.npy")
+    return summary
+
+
+def bench_lloyd(store: Path, k: int, seed: int, params: dict, iters: int,
+                timeout: float) -> dict:
+    """Our exact kmeans end to end, and scikit-learn's Lloyd from the same centres."""
+    from sklearn.metrics import adjusted_rand_score
+
+    ours = run_lloyd_child("ours", store, k, seed, params, 0, timeout)
+    print(f"  ours: {ours['seconds']:.1f} s, {ours['n_iter']} iterations", flush=True)
+    sk = run_lloyd_child("sklearn", store, k, seed, params, iters, timeout)
+    print(f"  scikit-learn: {sk['lloyd_seconds']:.1f} s for {sk['n_iter']} iterations",
+          flush=True)
+    entry: dict = {"ours": ours, "sklearn": sk}
+    same = ours
+    if iters and sk["n_iter"] < ours["n_iter"]:  # compare at the same iteration count
+        same = entry["ours_truncated"] = run_lloyd_child("ours-truncated", store, k, seed,
+                                                         params, sk["n_iter"], timeout)
+    entry["compare"] = {
+        "iterations": [same["n_iter"], sk["n_iter"]],
+        "inertia_ratio_ours_over_sklearn": same["inertia"] / sk["inertia"],
+        "ari": adjusted_rand_score(same["labels"], sk["labels"]),
+        "label_differences": int(np.count_nonzero(same["labels"] != sk["labels"])),
+    }
+    for run in (ours, sk, same):
+        run.pop("labels", None)
+    ours["lloyd_seconds_per_iteration"] = ours["lloyd_seconds"] / ours["n_iter"]
+    if iters == 0:  # to convergence: measured, not extrapolated
+        sk["lloyd_seconds_per_iteration"] = sk["lloyd_seconds"] / sk["n_iter"]
+        sk["lloyd_seconds_total"] = sk["lloyd_seconds"]
+    elif "fixed_seconds" in sk:
+        sk["lloyd_seconds_total"] = (sk["fixed_seconds"] + ours["n_iter"]
+                                     * sk["lloyd_seconds_per_iteration"])
+    else:
+        sk["lloyd_seconds_per_iteration"] = sk["lloyd_seconds"] / sk["n_iter"]
+        sk["lloyd_seconds_total"] = sk["lloyd_seconds_per_iteration"] * ours["n_iter"]
+    # scikit-learn's exact kmeans as shipped before: the same load and seeding as ours
+    sk["total_seconds"] = (ours["seconds"] - ours["lloyd_seconds"]
+                           + sk["lloyd_seconds_total"])
+    entry["extrapolated"] = bool(iters)
+    return entry
+
+
+def print_lloyd(entry: dict, k: int, dim: int) -> None:
+    o, s, c = entry["ours"], entry["sklearn"], entry["compare"]
+    n = o["n"]
+    rows = o["n_distance_rows"]
+    print(f"  n={n} x {dim}, K={k}")
+    print(f"  ours: seeding {o['seeding_seconds']:.1f} s, Lloyd {o['lloyd_seconds']:.1f} s "
+          f"({o['n_iter']} iterations, {o['lloyd_seconds_per_iteration']:.2f} s/iteration), "
+          f"total {o['seconds']:.1f} s ({o['seconds'] / 60:.1f} min), peak RSS "
+          f"{o['peak_rss_gb']:.2f} GB, inertia {o['inertia']:.6e}")
+    print(f"  ours: full distance rows {sum(rows) / (n * len(rows)):.1%} of n x "
+          f"{len(rows)} E-steps; per E-step: {[round(r / n, 3) for r in rows]}")
+    if entry["extrapolated"]:
+        how = (f"timed on {s['n_iter']} iterations (+ 1 for the fixed cost of a fit: "
+               f"{s.get('fixed_seconds', 0):.1f} s), extrapolated to our {o['n_iter']}")
+    else:
+        how = f"to convergence: {s['n_iter']} iterations"
+    print(f"  scikit-learn Lloyd ({how}): {s['lloyd_seconds_per_iteration']:.2f} "
+          f"s/iteration, Lloyd {s['lloyd_seconds_total']:.0f} s, total "
+          f"{s['total_seconds']:.0f} s ({s['total_seconds'] / 60:.1f} min), peak RSS "
+          f"{s['peak_rss_gb']:.2f} GB")
+    print(f"  Lloyd speed-up: {s['lloyd_seconds_total'] / o['lloyd_seconds']:.1f}x; "
+          f"total: {s['total_seconds'] / o['seconds']:.1f}x")
+    its = c["iterations"]
+    print(f"  after {its[0]} (ours) and {its[1]} (scikit-learn) iterations from the same "
+          f"centres: inertia ratio ours/scikit-learn "
+          f"{c['inertia_ratio_ours_over_sklearn']:.8f}, ARI {c['ari']:.6f} "
+          f"({c['label_differences']} labels differ"
+          + ("; float32 rounding ties decided differently cascade over iterations)"
+             if c["label_differences"] else ")"))
 
 
 def run_child(method: str, store: Path, k: int, seed: int, sample: int, tag: str,
@@ -313,13 +520,22 @@ def main() -> None:
                     help="Compare k-means++ seedings of exact kmeans (issue 15) instead.")
     ap.add_argument("--sklearn-centres", type=int, default=20,
                     help="--seeding: centres to time scikit-learn's float32 seeding on.")
+    ap.add_argument("--lloyd", action="store_true",
+                    help="Only exact kmeans: our pruned Lloyd vs scikit-learn's (issue 15).")
+    ap.add_argument("--sklearn-iters", type=int, default=5,
+                    help="--lloyd: scikit-learn Lloyd iterations to time (0 = converge).")
     # internal: one clustering run in a child process
     ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--lloyd-worker", help=argparse.SUPPRESS)
     ap.add_argument("--store", help=argparse.SUPPRESS)
     ap.add_argument("--sample", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--worker-out", help=argparse.SUPPRESS)
     ap.add_argument("--params", default="{}", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.lloyd_worker:
+        lloyd_worker(args.lloyd_worker, args.store, args.k, args.seed, args.worker_out,
+                     json.loads(args.params), args.sklearn_iters)
+        return
     if args.worker:
         worker(args.worker, args.store, args.k, args.seed, args.sample, args.worker_out,
                json.loads(args.params))
@@ -331,6 +547,9 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     if args.seeding:
         main_seeding(args)
+        return
+    if args.lloyd:
+        main_lloyd(args)
         return
     results = {"dim": args.dim, "k": args.k, "k_true": args.k_true, "cpu_count": os.cpu_count(),
                "sizes": {}, "calign": bench_calign(args.k)}
@@ -404,6 +623,22 @@ def main_seeding(args: argparse.Namespace) -> None:
                               args.sklearn_centres)
         print_seeding(entry, args.k)
         results["seeding"][str(n)] = entry
+        _after_size(args, n, results)
+
+
+def main_lloyd(args: argparse.Namespace) -> None:
+    results: dict = {"dim": args.dim, "k": args.k, "k_true": args.k_true,
+                     "cpu_count": os.cpu_count(), "sklearn_iters": args.sklearn_iters,
+                     "lloyd": {}}
+    for n in [int(x) for x in args.sizes.split(",")]:
+        store = args.workdir / f"synthetic-{n}x{args.dim}.h5"
+        t0 = time.perf_counter()
+        make_store(store, n, args.dim, args.k_true, args.seed)
+        print(f"n={n}: store written in {time.perf_counter() - t0:.1f} s", flush=True)
+        entry = bench_lloyd(store, args.k, args.seed, json.loads(args.kmeans_params),
+                            args.sklearn_iters, args.timeout)
+        print_lloyd(entry, args.k, args.dim)
+        results["lloyd"][str(n)] = entry
         _after_size(args, n, results)
 
 

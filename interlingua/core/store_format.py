@@ -96,8 +96,24 @@ def layer_sort_key(name: str) -> tuple:
     return tuple(parts)
 
 
+def all_finite(values: np.ndarray) -> bool:
+    """Whether every value is finite, in one read without a full-size temporary.
+
+    The float64 sum of float16/float32 values cannot overflow (at most 3.4e38 each,
+    far fewer than 1e270 of them), so it is finite exactly when every value is; NaN and
+    inf propagate. Other types (or a non-finite sum of float64 values, which may be an
+    overflow) take the elementwise check.
+    """
+    if values.dtype in (np.float16, np.float32) and np.isfinite(values.sum(dtype=np.float64)):
+        return True
+    if values.dtype.kind in "iub":
+        return True
+    return bool(np.isfinite(values).all())
+
+
 def check_layer_rows(
     layers: dict[str, dict[str, Any]], n_sent: int, n_words: int, *, float16: bool = False,
+    copy: bool = True,
 ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, dict[str, int]]]:
     """Check one batch of layer rows and cast them to their storage dtype.
 
@@ -109,6 +125,8 @@ def check_layer_rows(
         Sentences and words of the batch.
     float16 : bool
         Store word rows as float16 (sentence rows are always float32).
+    copy : bool
+        Copy rows already in their storage dtype (``False``: keep the caller's arrays).
 
     Returns
     -------
@@ -145,11 +163,12 @@ def check_layer_rows(
                 raise InputError(
                     f"layer {name!r} ({level}): expected shape ({expected}, d), got {arr.shape}"
                 )
-            if not np.isfinite(arr).all():
+            if not all_finite(arr):
                 raise InputError(f"layer {name!r} ({level}): contains NaN or infinite values")
+            target = storage if level == "words" else np.float32
             with np.errstate(over="ignore"):
-                cast = arr.astype(storage if level == "words" else np.float32)
-            if not np.isfinite(cast).all():
+                cast = arr.astype(target, copy=copy or arr.dtype != target)
+            if cast.dtype != arr.dtype and not all_finite(cast):
                 raise InputError(f"layer {name!r} ({level}): values exceed the float16 range "
                                  "(±65504); store as float32")
             out[name][level] = cast
@@ -199,6 +218,7 @@ __all__ = [
     "STR_DTYPE",
     "WORD_FIELDS",
     "SentenceRecord",
+    "all_finite",
     "check_layer_rows",
     "layer_sort_key",
     "open_h5",

@@ -19,6 +19,7 @@ import numpy as np
 
 from interlingua.core.checksums import scan_segments, write_segment_record
 from interlingua.core.errors import StoreError
+from interlingua.core.store_assembly import record_columns
 from interlingua.core.store_format import FORMAT, STR_DTYPE, SentenceRecord, layer_sort_key
 
 #: Name of the manifest file in the partial directory.
@@ -74,7 +75,8 @@ def committed_segments(path: Path) -> list[tuple[Path, int, int]]:
 
 
 def write_segment(pdir: Path, index: int, records: Sequence[SentenceRecord],
-                  layers: dict[str, dict[str, np.ndarray]]) -> tuple[Path, int]:
+                  layers: dict[str, dict[str, np.ndarray]],
+                  columns: dict[str, Any] | None = None) -> tuple[Path, int]:
     """Write and commit segment number ``index`` of a store being written.
 
     The segment is written under a temporary name, synced, its checksum recorded
@@ -90,6 +92,8 @@ def write_segment(pdir: Path, index: int, records: Sequence[SentenceRecord],
         The segment's sentences, in order.
     layers : dict
         ``{layer: {level: rows}}``, already checked and cast to the storage dtype.
+    columns : dict, optional
+        :func:`~.store_assembly.record_columns` of ``records`` when already computed.
 
     Returns
     -------
@@ -98,19 +102,19 @@ def write_segment(pdir: Path, index: int, records: Sequence[SentenceRecord],
     """
     final = pdir / f"seg-{index:06d}.h5"
     tmp = final.with_name(final.name + ".tmp")
-    n_words = sum(len(r.words) for r in records)
+    if columns is None:
+        columns = record_columns(records)
+    n_words = len(columns["words/text"])
     with h5py.File(tmp, "w") as f:
         f.attrs["n_sentences"] = len(records)
         f.attrs["n_words"] = n_words
-        f.create_dataset("sentences/text", data=[r.text for r in records], dtype=STR_DTYPE)
-        f.create_dataset("sentences/lang", data=[r.lang for r in records], dtype=STR_DTYPE)
-        for name, values in (("pair_id", [r.pair_id for r in records]),
-                             ("target", [r.target for r in records]),
-                             ("n_words", [len(r.words) for r in records])):
-            f.create_dataset(f"sentences/{name}", data=np.array(values, dtype=np.int64))
+        for key in ("sentences/text", "sentences/lang"):
+            f.create_dataset(key, data=columns[key], dtype=STR_DTYPE)
+        for key in ("sentences/pair_id", "sentences/target", "sentences/n_words"):
+            f.create_dataset(key, data=columns[key])
         words = f.create_dataset("words/text", shape=(n_words,), dtype=STR_DTYPE)
         if n_words:
-            words[:] = [w for r in records for w in r.words]
+            words[:] = columns["words/text"]
         for name, levels in layers.items():
             for level, values in levels.items():
                 f.create_dataset(f"layers/{name}/{level}", data=values)

@@ -6,21 +6,31 @@ rows go to ``<store>.partial/``: a ``manifest.json`` (root attributes and the la
 schema) and numbered *segment* files, each an HDF5 file holding a block of
 sentences. A segment is written under a temporary name and renamed when complete;
 renames are atomic, so after a kill every ``seg-*.h5`` is whole and anything else is
-discarded. :meth:`StoreWriter.finalize` copies the segments, in order, into
-``<store>.writing`` and renames that to ``<store>`` — the store path only ever holds
-a complete file. A resumed run therefore produces exactly the file an
+discarded. The same blocks are appended, from memory, to ``<store>.writing``
+(:class:`~.store_assembly.StoreAssembler`), which :meth:`StoreWriter.finalize` closes
+and renames to ``<store>`` — the store path only ever holds a complete file, and
+finalizing costs no second pass over the rows. A resumed writer rebuilds
+``<store>.writing`` from the committed segments, so a resumed run produces what an
 uninterrupted run produces.
 
+Background commits (:attr:`StoreWriter.background`): an extraction hands each block
+to one writer thread (segment file, checksum, fsync, ``.writing``) and goes on with
+the next forward pass; at most one block is in flight, errors surface at the next
+flush, :meth:`~StoreWriter.close` or :meth:`~StoreWriter.finalize`, and nothing after
+a failed block is committed.
+
 Integrity: each segment's SHA-256 goes to a commit record (``seg-NNNNNN.json``)
-before the segment is committed, and is checked on resume and at finalize; the
-finished store records a digest of every dataset (:mod:`.checksums`). Concurrency: a
-writer holds an exclusive OS lock on ``<store>.lock`` from create/resume until
-finalize/abort/close (:mod:`.locking`), so a second writer is refused at once.
+before the segment is committed, and is checked on resume; the finished store
+records a digest of every dataset (:mod:`.checksums`). Concurrency: a writer holds an
+exclusive OS lock on ``<store>.lock`` from create/resume until finalize/abort/close
+(:mod:`.locking`), so a second writer is refused at once.
 
 Layout of the store modules: the partial directory (manifest, segment files) is
-:mod:`.store_partial`, the final assembly :mod:`.store_assembly`, the shared format
+:mod:`.store_partial`, the final file :mod:`.store_assembly`, the shared format
 constants :mod:`.store_format`. This module never imports :mod:`.store` (the reader
-imports it when a write starts).
+imports it when a write starts). It is over 400 lines because the writer's life cycle
+(create, resume, append, commits in the background, finalize, abort, close) is one class
+whose ordering and failure rules are checked more easily in one place.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ import json
 import os
 import shutil
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +54,7 @@ from interlingua.core.checksums import (
 )
 from interlingua.core.errors import InputError, StoreError
 from interlingua.core.locking import StoreLock
-from interlingua.core.store_assembly import assemble
+from interlingua.core.store_assembly import StoreAssembler, record_columns
 from interlingua.core.store_format import (
     FORMAT,
     FORMAT_VERSION,
@@ -69,8 +80,15 @@ class StoreWriter:
     Obtain one from :meth:`ActivationStore.create` or :meth:`ActivationStore.resume`.
     Appended rows are buffered in memory up to ``segment_bytes`` and then committed as
     one segment. :attr:`progress` counts appended sentences; after :meth:`close`
-    (also on errors inside a ``with`` block) all of them are committed.
+    (also on errors inside a ``with`` block) all of them are committed, unless a
+    background commit failed (then the segments before the failed block are).
     """
+
+    #: Commit blocks on a writer thread (see the module docstring); off by default.
+    #: A background writer commits exactly the blocks its caller flushes (no automatic
+    #: flush at ``segment_bytes``), and :meth:`finalize` puts rows still buffered
+    #: straight into the store file.
+    background: bool = False
 
     def __init__(self, path: Path, manifest: dict[str, Any],
                  segments: list[tuple[Path, int, int]], segment_bytes: int,
@@ -88,6 +106,13 @@ class StoreWriter:
         self._buffered_sentences = 0
         self._buffered_words = 0
         self._closed = False
+        # Sentences/words appended so far (committed or not); main thread only.
+        self._appended = sum(n for _, n, _ in segments)
+        self._appended_words = sum(w for _, _, w in segments)
+        self._assembler = StoreAssembler(_writing_path(path), manifest)
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: Future | None = None
+        self._failed: BaseException | None = None
 
     # -- construction --------------------------------------------------------------
     @classmethod
@@ -148,6 +173,7 @@ class StoreWriter:
                 raise StoreError(f"{path} is a directory")
             # An existing store is replaced only when the new one is finalized.
             shutil.rmtree(pdir, ignore_errors=True)
+            _writing_path(path).unlink(missing_ok=True)  # left by a killed run
             pdir.mkdir(parents=True)
             try:
                 atomic_write_text(pdir / MANIFEST, json.dumps(manifest))
@@ -181,6 +207,7 @@ class StoreWriter:
                 # Uncommitted leftovers of the interrupted run.
                 if entry.name.endswith(".tmp"):
                     entry.unlink()
+            _writing_path(path).unlink(missing_ok=True)  # rebuilt from the segments
             verify = manifest.get("checksums") == ALGORITHM
             segments, problem, rest = scan_segments(pdir, verify=verify)
             if problem is not None and not discard_damaged:
@@ -188,6 +215,7 @@ class StoreWriter:
             discard_segments(rest)
             writer = cls(path, manifest, segments, int(manifest["segment_bytes"]), lock)
             writer.discarded = rest
+            writer._rebuild()
             return writer
         except BaseException:
             lock.release()
@@ -209,8 +237,8 @@ class StoreWriter:
 
     @property
     def progress(self) -> int:
-        """Sentences appended so far (committed + buffered)."""
-        return self.committed + self._buffered_sentences
+        """Sentences appended so far (committed, being committed, or buffered)."""
+        return self._appended
 
     @property
     def n_sentences(self) -> int:
@@ -218,7 +246,7 @@ class StoreWriter:
 
     @property
     def n_words(self) -> int:
-        return sum(w for _, _, w in self._segments) + self._buffered_words
+        return self._appended_words
 
     @property
     def segments(self) -> list[Path]:
@@ -243,7 +271,7 @@ class StoreWriter:
 
     # -- appending -----------------------------------------------------------------
     def append(self, records: Sequence[SentenceRecord],
-               layers: dict[str, dict[str, np.ndarray]]) -> None:
+               layers: dict[str, dict[str, np.ndarray]], *, copy: bool = True) -> None:
         """Append one batch of sentences with their activations.
 
         Parameters
@@ -254,6 +282,10 @@ class StoreWriter:
             ``{layer_name: {"words": (n_words_in_batch, d), "sentences": (n_sent, d)}}``.
             The first batch fixes the layer names, levels and widths; later batches
             must match.
+        copy : bool
+            Copy rows that are already in their storage dtype (default). ``False``
+            hands the arrays over: the caller must not modify them afterwards (they
+            may be written later, on the writer thread).
 
         Raises
         ------
@@ -276,18 +308,20 @@ class StoreWriter:
                     f"record {i}: target {rec.target} outside its {len(rec.words)} words"
                 )
             n_words += len(rec.words)
-        arrays = self._check_layers(layers, len(records), n_words)
+        arrays = self._check_layers(layers, len(records), n_words, copy)
         self._buffer.append((records, arrays))
         self._buffered_sentences += len(records)
         self._buffered_words += n_words
+        self._appended += len(records)
+        self._appended_words += n_words
         self._buffered_bytes += sum(a.nbytes for lv in arrays.values() for a in lv.values())
-        if self._buffered_bytes >= self._segment_bytes:
-            self.flush()
+        if self._buffered_bytes >= self._segment_bytes and not self.background:
+            self.flush()  # background writers commit the blocks their caller flushes
 
     def _check_layers(self, layers: dict[str, dict[str, np.ndarray]], n_sent: int,
-                      n_words: int) -> dict[str, dict[str, np.ndarray]]:
+                      n_words: int, copy: bool = True) -> dict[str, dict[str, np.ndarray]]:
         float16 = self._manifest["attrs"]["dtype"] == "float16"
-        out, schema = check_layer_rows(layers, n_sent, n_words, float16=float16)
+        out, schema = check_layer_rows(layers, n_sent, n_words, float16=float16, copy=copy)
         known = self._manifest["schema"]
         if known is None:
             self._manifest["schema"] = schema
@@ -299,45 +333,121 @@ class StoreWriter:
             )
         return out
 
-    def flush(self) -> None:
-        """Commit the buffered batches as one segment (atomic)."""
+    def flush(self, wait: bool | None = None) -> None:
+        """Commit the buffered batches as one segment (atomic).
+
+        Parameters
+        ----------
+        wait : bool, optional
+            ``False`` hands the block to the writer thread and returns (after the
+            previous block is committed); ``True`` commits it before returning.
+            Default: ``not background``.
+        """
+        if wait is None:
+            wait = not self.background
         if not self._buffer:
+            if wait:
+                self._wait()
             return
-        records = [rec for recs, _ in self._buffer for rec in recs]
-        layers = {
-            name: {
-                level: np.concatenate([arrays[name][level] for _, arrays in self._buffer])
-                for level in levels
+        self._wait()  # the previous block first: blocks are committed in order
+        records, layers = self._take_buffer()
+        if wait:
+            self._commit(records, layers)
+        else:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="store-writer")
+            self._pending = self._executor.submit(self._commit, records, layers)
+
+    def _take_buffer(self) -> tuple[list[SentenceRecord], dict[str, dict[str, np.ndarray]]]:
+        """The buffered batches as one block (emptying the buffer)."""
+        if len(self._buffer) == 1:  # one batch: no concatenation
+            records, layers = self._buffer[0]
+        else:
+            records = [rec for recs, _ in self._buffer for rec in recs]
+            layers = {
+                name: {
+                    level: np.concatenate([arrays[name][level] for _, arrays in self._buffer])
+                    for level in levels
+                }
+                for name, levels in self._buffer[0][1].items()
             }
-            for name, levels in self._buffer[0][1].items()
-        }
-        final, n_words = write_segment(self.dir, len(self._segments), records, layers)
-        self._segments.append((final, len(records), n_words))
-        self._buffer.clear()
+        self._buffer = []
         self._buffered_bytes = self._buffered_sentences = self._buffered_words = 0
+        return list(records), layers
+
+    def _commit(self, records: list[SentenceRecord],
+                layers: dict[str, dict[str, np.ndarray]]) -> None:
+        """Write one block: its segment (the commit), then the final file."""
+        try:
+            columns = record_columns(records)
+            final, n_words = write_segment(self.dir, len(self._segments), records, layers,
+                                           columns)
+            self._segments.append((final, len(records), n_words))
+            self._assembler.append(columns, layers)
+        except BaseException as exc:
+            self._failed = exc
+            raise
+
+    def _wait(self) -> None:
+        """Wait for the block in flight and re-raise its error; refuse to go on after a
+        failed block (later blocks would leave a gap)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+        elif self._failed is not None:
+            raise StoreError(f"an earlier block of {self.path} failed to commit "
+                             f"({self._failed}); the store stays resumable") from self._failed
+
+    def _stop_worker(self) -> BaseException | None:
+        """Finish the block in flight and stop the writer thread; returns the error of
+        that block if it failed (an error nobody has seen yet)."""
+        error = None
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            error = pending.exception()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        return error
+
+    def _rebuild(self) -> None:
+        """Rebuild ``<store>.writing`` from the committed segments (after a resume)."""
+        for segment, _, _ in self._segments:
+            try:
+                self._assembler.append_segment(segment)
+            except (OSError, KeyError) as exc:
+                self._assembler.discard()
+                raise StoreError(f"{segment}: unreadable ({exc})") from None
 
     # -- finishing -----------------------------------------------------------------
     def finalize(self, **attrs: Any) -> Path:
-        """Commit everything, assemble the final store file and mark it complete.
+        """Commit everything, finish the store file and mark it complete.
 
-        Every segment is checked against its checksum before it is copied (a damaged
-        one raises :class:`~.checksums.DamagedSegmentError` and leaves the store
-        resumable); the store records the SHA-256 of every dataset in ``/checksums``.
-        Returns the store path. The segments are removed afterwards.
+        The store file was built block by block from the rows in memory (see the module
+        docstring); finalize writes the root attributes and the SHA-256 of every
+        dataset (``/checksums``) and renames it into place. Returns the store path.
+        The segments are removed afterwards. On an error the store stays resumable.
         """
         self._require_open()
+        self._wait()
         if attrs:
             self.set_attrs(**attrs)
-        self.flush()
-        target = self.path.with_name(self.path.name + ".writing")
-        target.unlink(missing_ok=True)
+        self._stop_worker()  # idle by now: _wait waited for the block in flight
+        # The last buffered rows go straight into the store file: a segment only serves
+        # a resume, and if finalize fails they are committed as one by close().
+        buffered = self._buffer
         try:
-            assemble(target, self._manifest, self._segments)
+            if buffered:
+                records, layers = self._take_buffer()
+                self._assembler.append(record_columns(records), layers)
+            self._assembler.finish()
         except BaseException:
-            target.unlink(missing_ok=True)
+            self._buffer = buffered
+            self._assembler.discard()
+            self._assembler.target.unlink(missing_ok=True)  # we hold the lock
+            self._assembler = StoreAssembler(_writing_path(self.path), self._manifest)
             raise
-        with open(target, "rb+") as fh:
-            os.fsync(fh.fileno())
+        target = self._assembler.target
         os.replace(target, self.path)
         fsync_dir(self.path.parent)
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -347,19 +457,33 @@ class StoreWriter:
 
     def abort(self) -> None:
         """Discard everything written by this run (the partial directory)."""
+        self._stop_worker()
         self._buffer.clear()
+        self._assembler.discard()
         shutil.rmtree(self.dir, ignore_errors=True)
         self._closed = True
         self._release()
 
     def close(self) -> None:
-        """Commit buffered rows and stop writing (the store stays resumable)."""
+        """Commit buffered rows and stop writing (the store stays resumable).
+
+        Raises the error of a failed background commit (after releasing the lock);
+        rows appended after the failed block are not committed.
+        """
+        if self._closed:
+            self._release()
+            return
+        error = None
         try:
-            if not self._closed:
-                self.flush()
+            error = self._stop_worker()
+            if error is None and self._failed is None:
+                self.flush(wait=True)
         finally:
             self._closed = True
+            self._assembler.discard()  # a resumed writer rebuilds it from the segments
             self._release()
+        if error is not None:
+            raise error
 
     def _release(self) -> None:
         if self._lock is not None:
@@ -373,6 +497,11 @@ class StoreWriter:
 
     def __repr__(self) -> str:
         return f"StoreWriter({str(self.path)!r}, progress={self.progress})"
+
+
+def _writing_path(path: Path) -> Path:
+    """The store file being built (renamed to ``path`` by finalize)."""
+    return path.with_name(path.name + ".writing")
 
 
 def _describe(schema: dict[str, dict[str, int]]) -> str:

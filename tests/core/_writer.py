@@ -31,6 +31,24 @@ def batch(i):
     return records, layers
 
 
+def contents(path):
+    """Every layer's rows and the sentence/word metadata of a finished store."""
+    with ActivationStore.open(path) as st:
+        layers = {(n, lv): st.layer(n, lv)[:] for n in st.layers for lv in st.levels(n)}
+        s, w = st.sentences, st.words
+        return layers, (list(s.text), list(s.lang), s.pair_id.tolist(),
+                        s.word_offsets.tolist(), list(w.text), w.sentence.tolist())
+
+
+def assert_same_store(a, b):
+    """Two finished stores hold the same rows and metadata."""
+    layers_a, meta_a = contents(a)
+    layers_b, meta_b = contents(b)
+    assert meta_a == meta_b and layers_a.keys() == layers_b.keys()
+    for key in layers_a:
+        np.testing.assert_array_equal(layers_a[key], layers_b[key])
+
+
 def main():
     path, n_batches = sys.argv[1], int(sys.argv[2])
     kill_at = None

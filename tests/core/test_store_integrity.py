@@ -28,6 +28,7 @@ from interlingua.core.store import ActivationStore
 from interlingua.core.store_writer import partial_dir
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _writer import assert_same_store as _assert_same
 from _writer import batch
 
 
@@ -56,22 +57,6 @@ def _data_offset(path: Path, key: str) -> int:
     with h5py.File(path, "r") as f:
         ds = f[key]
         return ds.id.get_offset() if ds.chunks is None else ds.id.get_chunk_info(0).byte_offset
-
-
-def _contents(path: Path):
-    with ActivationStore.open(path) as st:
-        layers = {(n, lv): st.layer(n, lv)[:] for n in st.layers for lv in st.levels(n)}
-        s, w = st.sentences, st.words
-        return layers, (list(s.text), s.pair_id.tolist(), s.word_offsets.tolist(),
-                        list(w.text), w.sentence.tolist())
-
-
-def _assert_same(a: Path, b: Path) -> None:
-    layers_a, meta_a = _contents(a)
-    layers_b, meta_b = _contents(b)
-    assert meta_a == meta_b and layers_a.keys() == layers_b.keys()
-    for key in layers_a:
-        np.testing.assert_array_equal(layers_a[key], layers_b[key])
 
 
 # -- segment checksums ----------------------------------------------------------------
@@ -110,17 +95,35 @@ def test_flipped_segment_data_is_refused_then_discarded_and_recomputed(tmp_path)
     assert verify_store(path) == verify_store(reference)
 
 
-def test_damage_found_at_finalize_leaves_the_store_resumable(tmp_path):
+def test_segment_damaged_after_its_commit_never_reaches_the_store(tmp_path):
+    # The store file is built from the rows in memory, block by block, so a segment
+    # damaged on disk after its commit (only needed for resuming) cannot leak into it.
+    reference = tmp_path / "ref.h5"
+    _write(reference, 3)
     path = tmp_path / "f.h5"
-    writer = ActivationStore.create(path, model="m", extractor="test", segment_bytes=1)
+    writer = ActivationStore.create(path, model="m", extractor="test", segment_bytes=1,
+                                    chunk_rows=16)
     for i in range(3):
         writer.append(*batch(i))
     seg = partial_dir(path) / "seg-000001.h5"
     _flip(seg, _data_offset(seg, "layers/0/sentences"))
-    with pytest.raises(DamagedSegmentError, match="seg-000001.h5: checksum mismatch"):
-        writer.finalize()
+    writer.finalize()
+    _assert_same(path, reference)
+    assert verify_store(path) == verify_store(reference)
+    assert not partial_dir(path).exists() and not path.with_name("f.h5.writing").exists()
+
+
+def test_segment_damaged_before_a_resume_is_found_and_recomputed(tmp_path):
+    path = tmp_path / "f.h5"
+    writer = ActivationStore.create(path, model="m", extractor="test", segment_bytes=1)
+    for i in range(3):
+        writer.append(*batch(i))
     writer.close()
-    assert not path.exists() and not path.with_name("f.h5.writing").exists()
+    assert not path.with_name("f.h5.writing").exists()  # rebuilt by a resume
+    seg = partial_dir(path) / "seg-000001.h5"
+    _flip(seg, _data_offset(seg, "layers/0/sentences"))
+    with pytest.raises(DamagedSegmentError, match="seg-000001.h5: checksum mismatch"):
+        ActivationStore.resume(path)
     writer = ActivationStore.resume(path, discard_damaged=True)
     assert writer.progress == 6
     for i in range(1, 3):

@@ -26,12 +26,12 @@ from interlingua.registry.hookspecs import hookimpl
 #: choices come from the plugin's declared ``Param``s), with today's flag spellings.
 _HF_OPTIONS = ("layers", "modules", "module_layers", "hidden_states", "word_aggregation",
                "sentence_pooling", "dtype", "model_dtype", "batch_size", "max_batch_tokens",
-               "sort_window", "max_length", "device", "prefix", "revision", "trust_remote_code",
-               "allow_pickle")
+               "sort_window", "window_mb", "max_length", "device", "prefix", "revision",
+               "trust_remote_code", "allow_pickle")
 _FLAGS = {"word_aggregation": "--word-agg", "sentence_pooling": "--sentence-pool"}
 #: Options of the hf extractor that the neurox extractor does not have.
 _HF_ONLY = ("layers", "modules", "module_layers", "hidden_states", "prefix", "max_length",
-            "revision", "trust_remote_code", "sentence_pooling")
+            "revision", "trust_remote_code", "sentence_pooling", "window_mb")
 
 
 @click.command()

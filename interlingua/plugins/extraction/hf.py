@@ -21,7 +21,10 @@ Design decisions
   batched by decreasing token length (less padding) and the window is written in
   corpus order with one atomic store commit. Results do not depend on the batch size
   beyond float rounding, and a resumed run repeats exactly the batches of an
-  uninterrupted one.
+  uninterrupted one (it keeps the interrupted run's window). By default the window is
+  as large as ``window_mb`` of rows allows (:mod:`~interlingua.plugins.extraction.windows`):
+  nearly the padding of a global length sort, with bounded memory. While the model
+  runs a window, the previous one is written on the store's writer thread.
 * **Truncation** at ``max_length`` tokens is counted (root attribute
   ``n_truncated_sentences``) and warned about; words that lost all their tokens are
   not stored (``n_truncated_words``).
@@ -43,7 +46,7 @@ Design decisions
   ``progress`` parameter is true (one task, advanced per batch with a sentences/s and
   tokens/s ``rate`` field).
 
-The module is under 500 lines: the extractor's declared parameters (with their
+The module is about 500 lines: the extractor's declared parameters (with their
 help texts, from which the CLI is generated) take a third of it; module capture lives in
 :mod:`~interlingua.plugins.extraction.module_capture`.
 """
@@ -82,6 +85,7 @@ from interlingua.plugins.extraction.module_capture import (
     probe_modules,
 )
 from interlingua.plugins.extraction.module_capture import attrs as module_attrs
+from interlingua.plugins.extraction.windows import WindowRows, window_size
 from interlingua.plugins.extraction.words import (
     TokenizedSentence,
     count_lost_words,
@@ -127,8 +131,10 @@ class HFExtractor(Extractor):
               "(long sentences get smaller batches; bounds memory)", int),
         Param("max_length", None, "max tokens per sentence incl. special tokens "
               "(null = the model's limit); longer sentences are truncated and counted", int),
-        Param("sort_window", 256, "sentences per length-sorted window (= commit unit; "
-              "bounds memory)", int),
+        Param("sort_window", None, "sentences per length-sorted window (= commit unit); "
+              "null = as many as fit in window_mb (64-8192)", int),
+        Param("window_mb", 1024, "memory budget (MiB) of one window's rows when "
+              "sort_window is null (bigger windows: less padding)", int),
         Param("device", "auto", "auto, cpu, cuda or cuda:N", str),
         Param("prefix", "", "text prepended to every sentence, not stored as words "
               "(e.g. 'passage: ' for e5 models)", str),
@@ -157,8 +163,10 @@ class HFExtractor(Extractor):
             raise InputError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.max_batch_tokens is not None and self.max_batch_tokens < 1:
             raise InputError(f"max_batch_tokens must be >= 1, got {self.max_batch_tokens}")
-        if self.sort_window < 1:
+        if self.sort_window is not None and self.sort_window < 1:
             raise InputError(f"sort_window must be >= 1, got {self.sort_window}")
+        if self.window_mb < 1:
+            raise InputError(f"window_mb must be >= 1, got {self.window_mb}")
         if self.max_length is not None and self.max_length < 2:
             raise InputError(f"max_length must be >= 2, got {self.max_length}")
         if self.compression not in (None, "gzip", "lzf"):
@@ -236,14 +244,17 @@ class HFExtractor(Extractor):
             probe_modules(loaded, corpus.sentences[:8], modules, prefix=self.prefix,
                           word_aggregation=self.word_aggregation,
                           sentence_pooling=self.sentence_pooling)
-        fields = self._fingerprint(loaded, layer_names, modules)
+        window = self.sort_window or self._resumed_window(output, resume and state == "partial") \
+            or window_size([len(s.words) for s in corpus.sentences[:4096]], len(layer_names),
+                           len(modules or {}), loaded.model.config, self.window_mb)
+        fields = self._fingerprint(loaded, layer_names, modules, window)
         if resume and state == "partial":
             store = resume_checked(output, fields, [s.text for s in corpus.sentences],
                                    discard_damaged=discard_damaged)
         else:
             attrs = {"max_length": loaded.max_length, "prefix": self.prefix,
                      "layers_selected": json.dumps(layer_names)}
-            attrs.update(self._run_attrs(loaded, corpus))
+            attrs.update(self._run_attrs(loaded, corpus, window))
             if modules:
                 attrs.update(module_attrs(modules, self.modules, self.module_layers))
             attrs.update(make_fingerprint(fields))
@@ -253,8 +264,11 @@ class HFExtractor(Extractor):
                 dtype=self.dtype, model_revision=loaded.revision, attrs=attrs,
                 overwrite=overwrite, compression=self.compression,
             )
+        # Each window's segment and store rows are written on the writer thread while
+        # the next window runs through the model (issue 15).
+        store.background = True
         try:
-            stats = self._run(loaded, corpus, store, layer_names, progress, modules)
+            stats = self._run(loaded, corpus, store, layer_names, progress, modules, window)
             self.last_run_["discarded_segments"] = [str(p) for p in store.discarded]
             store.finalize(**stats)
         finally:
@@ -273,8 +287,19 @@ class HFExtractor(Extractor):
             )
         return output
 
+    @staticmethod
+    def _resumed_window(output: Path, resuming: bool) -> int | None:
+        """The window of the interrupted run being resumed (an automatic window depends
+        on window_mb and on the version that chose it; the rows depend on the window)."""
+        if not resuming:
+            return None
+        from interlingua.core.store_writer import read_manifest
+
+        value = read_manifest(output)["attrs"].get("sort_window")
+        return int(value) if value else None
+
     def _fingerprint(self, loaded: LoadedModel, layer_names: list[str],
-                     modules: dict[str, str] | None = None) -> dict[str, Any]:
+                     modules: dict[str, str] | None, window: int) -> dict[str, Any]:
         """Everything that determines the stored rows (checked before a resume)."""
         import torch
         import transformers
@@ -292,7 +317,7 @@ class HFExtractor(Extractor):
             "prefix": self.prefix,
             "max_length": loaded.max_length,
             # windows and batches fix the padding, hence the float rounding of each row
-            "sort_window": int(self.sort_window),
+            "sort_window": int(window),
             "batch_size": int(self.batch_size),
             "max_batch_tokens": self.max_batch_tokens,
             "device": loaded.device.type,
@@ -303,7 +328,7 @@ class HFExtractor(Extractor):
             fields["modules"] = modules
         return fields
 
-    def _run_attrs(self, loaded: LoadedModel, corpus: Any) -> dict[str, Any]:
+    def _run_attrs(self, loaded: LoadedModel, corpus: Any, window: int) -> dict[str, Any]:
         import torch
         import transformers
 
@@ -318,15 +343,15 @@ class HFExtractor(Extractor):
             "corpus": str(corpus.path) if corpus.path else "",
             "corpus_format": corpus.format,
             "corpus_skipped_empty": int(corpus.n_skipped),
-            "sort_window": int(self.sort_window),
+            "sort_window": int(window),
             "decoder_conditioning": "source sentence (JSONL target) or the sentence itself"
             if loaded.seq2seq else "",
         }
 
     # -- the extraction loop -----------------------------------------------------------
     def _run(self, loaded: LoadedModel, corpus: Any, store: Any, layer_names: list[str],
-             progress: Progress | None = None,
-             modules: dict[str, str] | None = None) -> dict[str, Any]:
+             progress: Progress | None, modules: dict[str, str] | None,
+             window: int) -> dict[str, Any]:
         import torch
 
         from interlingua.plugins.extraction.modules import record
@@ -362,27 +387,30 @@ class HFExtractor(Extractor):
             while window_start < n:
                 # Windows are aligned to multiples of sort_window, so a resumed run
                 # repeats the batches of an uninterrupted one.
-                window_stop = min(n, (window_start // self.sort_window + 1) * self.sort_window)
+                window_stop = min(n, (window_start // window + 1) * window)
                 items = corpus.sentences[window_start:window_stop]
                 toks = tokenize_window(loaded.tokenizer, items, window_start,
                                        prefix=self.prefix, max_length=loaded.max_length,
                                        seq2seq=loaded.seq2seq)
-                results: list[Any] = [None] * len(toks)
+                rows = WindowRows([len(t.kept) for t in toks])
                 for batch in plan_batches(toks, self.batch_size, self.max_batch_tokens):
                     out = self._forward(loaded, [toks[i] for i in batch], layer_names)
                     for i, res in zip(batch, out):
-                        results[i] = res
+                        rows.put(i, res)
                     done = sum(toks[i].n_tokens for i in batch)
                     n_tokens += done
                     elapsed = max(time.perf_counter() - t0, 1e-9)
                     sent_done += len(batch)
                     task.advance(len(batch), rate=f"{sent_done / elapsed:,.1f} sent/s "
                                                   f"{n_tokens / elapsed:,.0f} tok/s")
-                records, layers = self._assemble(toks, items, results, stored, counts)
-                store.append(records, layers)
+                records, layers = self._assemble(toks, items, rows, stored, counts)
+                store.append(records, layers, copy=False)  # fresh arrays, handed over
                 # One committed segment per window: a resumed run restarts at a window
-                # boundary and repeats exactly the batches of an uninterrupted run.
-                store.flush()
+                # boundary and repeats exactly the batches of an uninterrupted run. The
+                # last window goes straight into the store file at finalize (or into a
+                # segment, if the run stops before that).
+                if window_stop < n:
+                    store.flush()
                 window_start = window_stop
         elapsed = time.perf_counter() - t0
         self.last_run_ = {"sentences": n - start, "tokens": n_tokens, "seconds": elapsed,
@@ -407,7 +435,7 @@ class HFExtractor(Extractor):
             split_rows(rows, [name], words[None], sents[None], word_counts)
         return rows
 
-    def _assemble(self, toks, items, results, layer_names, counts):
+    def _assemble(self, toks, items, rows, layer_names, counts):
         """Store records (words that kept a token) and layer rows of one window."""
         records = []
         for tok, item in zip(toks, items):
@@ -433,9 +461,7 @@ class HFExtractor(Extractor):
             records.append(rec)
         layers = {}
         for name in layer_names:
-            words = [res[name][0] for res in results]
-            sents = [res[name][1] for res in results]
-            layers[name] = {"words": np.concatenate(words, axis=0), "sentences": np.stack(sents)}
+            layers[name] = rows.layers[name]
             if self.dtype == "float16":
                 peak = float(np.abs(layers[name]["words"]).max(initial=0.0))
                 if peak > 65504:

@@ -60,14 +60,19 @@ def test_kmeans_float32_stays_float32_and_matches_seeded_sklearn():
     d = il.get_discoverer("kmeans", n_clusters=6, random_state=3).fit(X)
     assert d.cluster_centers_.dtype == np.float32  # float32 input is not doubled
     assert adjusted_rand_score(truth, d.labels_) == pytest.approx(1.0)
-    # same seeding (k-means++ in float64 on all rows), then scikit-learn's Lloyd
-    from sklearn.cluster import kmeans_plusplus
+    # float32 path: greedy k-means++ with float32 products on all rows (n = 600 <=
+    # init_size = 100 K), seeded by the first draw of default_rng(random_state); then
+    # the Hamerly-pruned Lloyd (kmeans_lloyd), whose result is scikit-learn's Lloyd
+    # from the same centres
+    from interlingua.plugins.concepts.kmeans_seeding import greedy_kmeans_plusplus
 
     rng = np.random.default_rng(3)
-    centers, _ = kmeans_plusplus(X.astype(np.float64), 6,
-                                 random_state=int(rng.integers(2**31 - 1)))
-    ref = KMeans(n_clusters=6, init=centers.astype(np.float32), n_init=1).fit(X)
+    centers, _ = greedy_kmeans_plusplus(X, 6, int(rng.integers(2**31 - 1)))
+    ref = KMeans(n_clusters=6, init=centers, n_init=1).fit(X)
     np.testing.assert_array_equal(d.labels_, ref.labels_)
+    np.testing.assert_allclose(d.cluster_centers_, ref.cluster_centers_, rtol=1e-5,
+                               atol=1e-5)
+    assert d.n_iter_ == ref.n_iter_
 
 
 def test_default_parameters_are_explicit():

@@ -85,8 +85,8 @@ KILLABLE = textwrap.dedent("""
     import sys, time
     from interlingua.core.store_writer import StoreWriter
     original = StoreWriter.flush
-    def flush(self):
-        original(self)
+    def flush(self, wait=None):
+        original(self, wait=True)  # so that "committed" is true when printed
         print("committed", self.committed, flush=True)
         time.sleep(0.3)
     StoreWriter.flush = flush
@@ -141,8 +141,8 @@ INTERRUPTIBLE = textwrap.dedent("""
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started ignored
     from interlingua.core.store_writer import StoreWriter
     original = StoreWriter.flush
-    def flush(self):
-        original(self)
+    def flush(self, wait=None):
+        original(self, wait=True)  # so that "committed" is true when printed
         print("committed", self.committed, flush=True)
         time.sleep(0.5)
     StoreWriter.flush = flush

@@ -39,11 +39,11 @@ def interrupted(monkeypatch, *args, after: int = 3) -> int:
     calls = {"n": 0}
     original = StoreWriter.append
 
-    def append(self, records, layers):
+    def append(self, records, layers, **kwargs):
         calls["n"] += 1
         if calls["n"] > after:
             raise KeyboardInterrupt
-        return original(self, records, layers)
+        return original(self, records, layers, **kwargs)
 
     monkeypatch.setattr(StoreWriter, "append", append)
     try:

@@ -281,28 +281,19 @@ def test_word_in_context_target_survives(tiny, tmp_path):
     assert sent_rows.tolist() == [0] and st.words.text[word_rows[0]] == "lazy"
 
 
-def test_existing_store_is_refused_and_resume_is_exact(tiny, tmp_path, monkeypatch):
+def test_existing_store_is_refused_and_resume_is_exact(tiny, tmp_path, interrupt_appends):
     full = extract(tiny("xlmr"), tmp_path, "full.h5", sort_window=4, batch_size=3)
     ex = il.get_extractor("hf", model=str(tiny("xlmr")), progress=False, sort_window=4,
                           batch_size=3)
     with pytest.raises(StoreError, match="overwrite"):
         ex.extract(corpus(), tmp_path / "full.h5")
     # interrupt after the first committed window
-    calls = {"n": 0}
     from interlingua.core.store_writer import StoreWriter, partial_dir
 
-    original = StoreWriter.append
-
-    def flaky(self, records, layers):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return original(self, records, layers)
-
-    monkeypatch.setattr(StoreWriter, "append", flaky)
+    restore = interrupt_appends(2)
     with pytest.raises(KeyboardInterrupt):
         ex.extract(corpus(), tmp_path / "part.h5")
-    monkeypatch.setattr(StoreWriter, "append", original)
+    restore()
     assert not (tmp_path / "part.h5").exists()
     assert partial_dir(tmp_path / "part.h5").is_dir()
     with StoreWriter.resume(tmp_path / "part.h5") as part:

@@ -267,8 +267,9 @@ def test_a_module_running_twice_per_pass_is_refused():
 
 
 # -- streaming and resuming ---------------------------------------------------------------------
-def test_resume_is_exact_and_other_modules_are_refused(models, tmp_path, monkeypatch):
-    from interlingua.core.store_writer import StoreWriter, partial_dir
+def test_resume_is_exact_and_other_modules_are_refused(models, tmp_path, monkeypatch,
+                                                       interrupt_appends):
+    from interlingua.core.store_writer import partial_dir
     from interlingua.plugins.extraction import hf as hf_module
 
     params = dict(modules="mlp-act", sort_window=3, batch_size=2, progress=False)
@@ -281,21 +282,12 @@ def test_resume_is_exact_and_other_modules_are_refused(models, tmp_path, monkeyp
         loaded_models.append(loaded.model)
         return loaded
 
-    original = StoreWriter.append
-    calls = {"n": 0}
-
-    def flaky(self, records, layers):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return original(self, records, layers)
-
     monkeypatch.setattr(hf_module, "load_model", load)
-    monkeypatch.setattr(StoreWriter, "append", flaky)
+    restore = interrupt_appends(2)
     ex = il.get_extractor("hf", model=str(models("gpt2")), **params)
     with pytest.raises(KeyboardInterrupt):
         ex.extract(corpus(), tmp_path / "part.h5")
-    monkeypatch.setattr(StoreWriter, "append", original)
+    restore()
     # our hooks are gone after the interruption (transformers installs its own elsewhere)
     hooked = [m for n, m in loaded_models[-1].named_modules() if n.endswith(".mlp.act")]
     assert len(hooked) == 2 and not any(m._forward_hooks for m in hooked)

@@ -1,0 +1,109 @@
+"""Windows of the ``hf`` extractor: how many sentences, and their rows in memory.
+
+A window is the unit of length sorting and of a store commit. Bigger windows mean
+less padding — sorting 256 sentences at a time gave 8.5 % more padded tokens than a
+global sort on 1,000 Bible verses and 13 % on 10,000 (multilingual-e5-small, batches
+of 32), which is most of what separated the extractor from a bare length-sorted
+forward loop (issue 15) — but a window's rows are held in memory until it is
+committed. So by default (``sort_window=None``) the window is as big as a memory
+budget allows (:func:`window_size`), and its rows are written by each batch straight
+into preallocated window arrays (:class:`WindowRows`), never concatenated.
+"""
+
+from __future__ import annotations
+
+import mmap
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+#: Bounds of an automatic window (sentences).
+MIN_WINDOW, MAX_WINDOW = 64, 8192
+
+
+def layer_widths(config: Any) -> tuple[int, int]:
+    """``(hidden size, FFN inner size)`` of a transformers config (estimates for sizing)."""
+    if hasattr(config, "get_text_config"):
+        config = config.get_text_config()
+    hidden = next((int(v) for k in ("hidden_size", "d_model", "n_embd", "dim")
+                   if isinstance(v := getattr(config, k, None), int) and v > 0), 768)
+    inner = next((int(v) for k in ("intermediate_size", "d_ff", "n_inner", "hidden_dim")
+                  if isinstance(v := getattr(config, k, None), int) and v > 0), 4 * hidden)
+    return hidden, inner
+
+
+def window_size(words_per_sentence: Sequence[int], n_hidden_layers: int,
+                n_module_layers: int, config: Any, budget_mb: int) -> int:
+    """Sentences per window whose rows fit in ``budget_mb`` MiB (float32).
+
+    Parameters
+    ----------
+    words_per_sentence : sequence of int
+        Words of the corpus' first sentences (the estimate; deterministic for a corpus,
+        so a resumed run gets the same windows).
+    n_hidden_layers, n_module_layers : int
+        Stored hidden-state layers and module layers.
+    config : transformers config
+        For the widths (:func:`layer_widths`).
+    budget_mb : int
+        Memory budget of one window's rows.
+
+    Returns
+    -------
+    int
+        Between :data:`MIN_WINDOW` and :data:`MAX_WINDOW`, a multiple of 64.
+    """
+    hidden, inner = layer_widths(config)
+    rows = float(np.mean(words_per_sentence)) + 1.0 if len(words_per_sentence) else 32.0
+    bytes_per_sentence = 4.0 * rows * (n_hidden_layers * hidden + n_module_layers * inner)
+    fit = int(budget_mb * (1 << 20) // max(bytes_per_sentence, 1.0))
+    return int(min(MAX_WINDOW, max(MIN_WINDOW, fit // 64 * 64)))
+
+
+def small_pages(shape: tuple[int, int]) -> np.ndarray:
+    """An uninitialised float32 array in anonymous memory without transparent huge pages.
+
+    numpy asks the kernel for huge pages on big arrays (``madvise``); filling a fresh
+    window that way took 1.45 s per 700 MB on our 2-core VM (the kernel compacts memory
+    to find huge pages), 0.30 s with ordinary pages. Rows are filled sentence by
+    sentence, so ordinary pages cost nothing else.
+    """
+    size = int(np.prod(shape)) * 4
+    if size == 0:
+        return np.empty(shape, np.float32)
+    buffer = mmap.mmap(-1, size)
+    if hasattr(mmap, "MADV_NOHUGEPAGE"):
+        buffer.madvise(mmap.MADV_NOHUGEPAGE)
+    return np.frombuffer(buffer, dtype=np.float32).reshape(shape)
+
+
+class WindowRows:
+    """The rows of one window, in corpus order, filled batch by batch.
+
+    Parameters
+    ----------
+    word_counts : sequence of int
+        Stored words of each sentence of the window (in corpus order).
+    """
+
+    def __init__(self, word_counts: Sequence[int]) -> None:
+        self.offsets = np.concatenate([[0], np.cumsum(word_counts)]).astype(np.int64)
+        self.n_sentences = len(word_counts)
+        self.layers: dict[str, dict[str, np.ndarray]] = {}
+
+    def put(self, position: int, rows: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        """Store sentence ``position``'s ``{layer: (word rows, sentence row)}``."""
+        a, b = self.offsets[position], self.offsets[position + 1]
+        for name, (words, sentence) in rows.items():
+            arrays = self.layers.get(name)
+            if arrays is None:  # widths are known from the first batch
+                arrays = self.layers[name] = {
+                    "words": small_pages((int(self.offsets[-1]), words.shape[1])),
+                    "sentences": small_pages((self.n_sentences, sentence.shape[0])),
+                }
+            arrays["words"][a:b] = words
+            arrays["sentences"][position] = sentence
+
+
+__all__ = ["MAX_WINDOW", "MIN_WINDOW", "WindowRows", "layer_widths", "small_pages", "window_size"]
