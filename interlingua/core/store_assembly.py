@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,11 @@ class StoreAssembler:
         self._columns: dict[str, h5py.Dataset] = {}
         self._layers: dict[tuple[str, str], h5py.Dataset] = {}
         self._digests = DatasetDigests()
+        # Digests are computed on a thread of their own while h5py writes (sha256
+        # releases the GIL): finishing the last block costs the slower of the two, not
+        # their sum. One worker keeps each dataset's blocks in order.
+        self._hasher: ThreadPoolExecutor | None = None
+        self._hashing: list[Future] = []
 
     # -- building --------------------------------------------------------------------
     def _create(self, n_sent: int, n_words: int) -> None:
@@ -111,16 +117,25 @@ class StoreAssembler:
                   np.zeros(1, dtype=np.int64))
 
     def _put(self, ds: h5py.Dataset, key: str, values: Any) -> None:
+        if self._hasher is None:
+            self._hasher = ThreadPoolExecutor(1, thread_name_prefix="store-digests")
+        self._hashing.append(self._hasher.submit(self._digests.update, key, values))
         n = len(values)
         start = ds.shape[0]
         if n:
             ds.resize(start + n, axis=0)
             ds[start:start + n] = values
-        self._digests.update(key, values)
+
+    def _wait_digests(self) -> None:
+        """Wait until every block handed to the digest thread is hashed (its errors)."""
+        pending, self._hashing = self._hashing, []
+        for future in pending:
+            future.result()
 
     def append(self, columns: dict[str, Any], layers: dict[str, dict[str, np.ndarray]]) -> None:
         """Append one block: :func:`record_columns` of its sentences and its layer rows
         (``{layer: {level: rows}}`` in the storage dtype, as checked by the writer)."""
+        self._wait_digests()  # the previous block's: at most one block being hashed
         counts = np.asarray(columns["sentences/n_words"], dtype=np.int64)
         n_sent, n_words = len(counts), int(counts.sum())
         if self._file is None:
@@ -155,6 +170,8 @@ class StoreAssembler:
         if self._file is None:  # no sentence at all: an empty store
             self._create(0, 0)
         f = self._file
+        self._wait_digests()
+        self._stop_hasher()
         for key, value in {**self.manifest["attrs"], "progress": self.n_sentences}.items():
             f.attrs[key] = value
         f.attrs["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
@@ -165,9 +182,16 @@ class StoreAssembler:
         with open(self.target, "rb+") as fh:
             os.fsync(fh.fileno())
 
+    def _stop_hasher(self) -> None:
+        if self._hasher is not None:
+            self._hasher.shutdown(wait=True, cancel_futures=True)
+            self._hasher = None
+        self._hashing = []
+
     def discard(self) -> None:
         """Close and delete ``target`` if this assembler made it and did not finish it
         (the writer failed, was closed or aborted)."""
+        self._stop_hasher()
         if self._file is not None:
             try:
                 self._file.close()

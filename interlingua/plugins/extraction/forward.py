@@ -181,15 +181,18 @@ def split_rows(per_sentence: list[dict[str, tuple[np.ndarray, np.ndarray]]],
             per_sentence[r][name] = (w[k], sents[k, r])
 
 
-def sentence_rows(
+def batch_rows(
     streams: Sequence[Stream],
     toks: Sequence[TokenizedSentence],
     layer_names: Sequence[str],
     *,
     word_aggregation: str,
     sentence_pooling: str,
-) -> list[dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """Per sentence ``{layer: (word rows, sentence row)}`` as float32 numpy arrays.
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{layer: (word rows, sentence rows)}`` of one batch as float32 numpy arrays.
+
+    Word rows are those of the batch's sentences one after the other (batch order),
+    ``(n_words, d)``; sentence rows ``(batch, d)``.
 
     Parameters
     ----------
@@ -202,17 +205,36 @@ def sentence_rows(
     word_aggregation, sentence_pooling : str
         See the module docstring.
     """
-    per_sentence: list[dict[str, tuple[np.ndarray, np.ndarray]]] = [{} for _ in toks]
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for prefix, states, m, shift in streams:
         chosen = [(name, int(name[len(prefix):])) for name in layer_names
                   if name.startswith(prefix) and name[len(prefix):].isdigit()]
         if not chosen:
             continue
-        words, sents, word_counts = pool_layers(
+        words, sents, _ = pool_layers(
             [states[i] for _, i in chosen], m, toks, shift,
             word_aggregation=word_aggregation, sentence_pooling=sentence_pooling)
-        split_rows(per_sentence, [name for name, _ in chosen], words.cpu().numpy(),
-                   sents.cpu().numpy(), word_counts)
+        words_np, sents_np = words.cpu().numpy(), sents.cpu().numpy()
+        for k, (name, _) in enumerate(chosen):
+            out[name] = (words_np[k], sents_np[k])
+    return out
+
+
+def sentence_rows(
+    streams: Sequence[Stream],
+    toks: Sequence[TokenizedSentence],
+    layer_names: Sequence[str],
+    *,
+    word_aggregation: str,
+    sentence_pooling: str,
+) -> list[dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Per sentence ``{layer: (word rows, sentence row)}`` (:func:`batch_rows` split)."""
+    rows = batch_rows(streams, toks, layer_names, word_aggregation=word_aggregation,
+                      sentence_pooling=sentence_pooling)
+    per_sentence: list[dict[str, tuple[np.ndarray, np.ndarray]]] = [{} for _ in toks]
+    word_counts = [len(t.kept) for t in toks]
+    for name, (words, sents) in rows.items():
+        split_rows(per_sentence, [name], words[None], sents[None], word_counts)
     return per_sentence
 
 
@@ -260,12 +282,16 @@ def pool_layers(hs: Sequence[Any], mask: Any, toks: Sequence[TokenizedSentence],
     word_row_np = np.concatenate(word_row)
     agg = word_aggregation
     if agg == "mean":
-        # Group each word's tokens into one contiguous segment (they already are, in
-        # token order; the stable sort makes it a guarantee) for a segment mean,
-        # which is much faster on CPU than index_add_ with repeated indices.
-        order = np.argsort(word_row_np, kind="stable")
-        seg_pos_t = flat_pos_t.index_select(0, torch.from_numpy(order).to(dev))
-        seg_len_t = torch.from_numpy(np.bincount(word_row_np, minlength=n_words)).to(dev)
+        # Word means as one sparse (words x batch tokens) averaging matrix times each
+        # layer's states: no copy of the selected token rows, 2.4x faster on CPU than
+        # index_select + segment_reduce (issue 15); that pair is the fallback.
+        seg_len_np = np.bincount(word_row_np, minlength=n_words)
+        averaging = _averaging_matrix(word_row_np, np.concatenate(flat_pos), seg_len_np,
+                                      b * t, dev)
+        if averaging is None:
+            order = np.argsort(word_row_np, kind="stable")
+            seg_pos_t = flat_pos_t.index_select(0, torch.from_numpy(order).to(dev))
+            seg_len_t = torch.from_numpy(seg_len_np).to(dev)
     else:
         # word_row is sorted per sentence, so the first (last) occurrence of each row
         # number is the word's first (last) token.
@@ -289,7 +315,9 @@ def pool_layers(hs: Sequence[Any], mask: Any, toks: Sequence[TokenizedSentence],
     for k, h in enumerate(hs):
         h = h.float()
         flat = h.reshape(b * t, d)
-        if agg == "mean":
+        if agg == "mean" and averaging is not None:
+            words[k] = averaging @ flat
+        elif agg == "mean":
             words[k] = segment_mean(flat.index_select(0, seg_pos_t), seg_len_t)
         else:
             words[k] = flat.index_select(0, pick_t)
@@ -302,6 +330,32 @@ def pool_layers(hs: Sequence[Any], mask: Any, toks: Sequence[TokenizedSentence],
         else:
             sents[k] = h[rows, last]
     return words, sents, word_counts
+
+
+def _averaging_matrix(word_row: np.ndarray, token_pos: np.ndarray, word_len: np.ndarray,
+                      n_positions: int, device: Any) -> Any:
+    """CSR matrix ``(n_words, n_positions)`` with ``1/len(word)`` at each of a word's
+    token positions (``None`` where sparse CSR products are unavailable).
+
+    ``word_row`` is sorted (words in token order), so rows are built directly."""
+    import warnings
+
+    import torch
+
+    n_words = len(word_len)
+    crow = np.zeros(n_words + 1, dtype=np.int64)
+    np.cumsum(word_len, out=crow[1:])
+    order = np.argsort(word_row, kind="stable")  # already sorted: a guarantee
+    values = (1.0 / word_len[word_row[order]]).astype(np.float32)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "beta" / invariant notices
+            return torch.sparse_csr_tensor(
+                torch.from_numpy(crow), torch.from_numpy(token_pos[order]),
+                torch.from_numpy(values), size=(n_words, n_positions),
+                dtype=torch.float32).to(device)
+    except (RuntimeError, NotImplementedError, TypeError):  # pragma: no cover
+        return None
 
 
 def segment_mean(values: Any, lengths: Any) -> Any:
@@ -332,5 +386,5 @@ def segment_mean(values: Any, lengths: Any) -> Any:
         return out / lengths.to(values.dtype)[:, None]
 
 
-__all__ = ["Stream", "pad_batch", "plan_batches", "pool_layers", "run_model", "segment_mean",
-           "sentence_rows", "split_rows", "stream_masks"]
+__all__ = ["Stream", "batch_rows", "pad_batch", "plan_batches", "pool_layers", "run_model",
+           "segment_mean", "sentence_rows", "split_rows", "stream_masks"]

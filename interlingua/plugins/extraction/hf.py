@@ -67,11 +67,10 @@ from interlingua.core.interfaces import Extractor
 from interlingua.core.params import Param
 from interlingua.core.progress import SILENT, Progress, rich_progress
 from interlingua.plugins.extraction.forward import (
+    batch_rows,
     pad_batch,
     plan_batches,
     run_model,
-    sentence_rows,
-    split_rows,
 )
 from interlingua.plugins.extraction.loading import (
     LoadedModel,
@@ -394,9 +393,8 @@ class HFExtractor(Extractor):
                                        seq2seq=loaded.seq2seq)
                 rows = WindowRows([len(t.kept) for t in toks])
                 for batch in plan_batches(toks, self.batch_size, self.max_batch_tokens):
-                    out = self._forward(loaded, [toks[i] for i in batch], layer_names)
-                    for i, res in zip(batch, out):
-                        rows.put(i, res)
+                    rows.put_batch(batch, self._forward(loaded, [toks[i] for i in batch],
+                                                        layer_names))
                     done = sum(toks[i].n_tokens for i in batch)
                     n_tokens += done
                     elapsed = max(time.perf_counter() - t0, 1e-9)
@@ -420,8 +418,8 @@ class HFExtractor(Extractor):
         return counts
 
     def _forward(self, loaded: LoadedModel, toks: list[TokenizedSentence],
-                 layer_names: list[str]) -> list[dict[str, tuple[np.ndarray, np.ndarray]]]:
-        """Run one batch; per sentence {layer: (word rows, sentence row)} as float32."""
+                 layer_names: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Run one batch; {layer: (word rows, sentence rows)} of the batch as float32."""
         t0 = time.perf_counter()
         capture = getattr(self, "_capture", None)
         if capture is None:
@@ -429,10 +427,10 @@ class HFExtractor(Extractor):
         else:
             streams, modules = capture.forward(loaded, toks)
         self._forward_seconds += time.perf_counter() - t0
-        rows = sentence_rows(streams, toks, layer_names, word_aggregation=self.word_aggregation,
-                             sentence_pooling=self.sentence_pooling)
-        for name, (words, sents, word_counts) in modules.items():
-            split_rows(rows, [name], words[None], sents[None], word_counts)
+        rows = batch_rows(streams, toks, layer_names, word_aggregation=self.word_aggregation,
+                          sentence_pooling=self.sentence_pooling)
+        for name, (words, sents, _) in modules.items():
+            rows[name] = (words, sents)
         return rows
 
     def _assemble(self, toks, items, rows, layer_names, counts):

@@ -94,16 +94,28 @@ class WindowRows:
 
     def put(self, position: int, rows: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
         """Store sentence ``position``'s ``{layer: (word rows, sentence row)}``."""
-        a, b = self.offsets[position], self.offsets[position + 1]
-        for name, (words, sentence) in rows.items():
+        self.put_batch([position], {name: (words, sentence[None])
+                                    for name, (words, sentence) in rows.items()})
+
+    def put_batch(self, positions: Sequence[int],
+                  rows: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        """Store a batch: ``{layer: (word rows of the sentences at positions, one after
+        the other; sentence rows)}`` — one scatter per layer and level."""
+        pos = np.asarray(positions, dtype=np.int64)
+        starts = self.offsets[pos]
+        lengths = self.offsets[pos + 1] - starts
+        # destination row of every word row: its sentence's start + its rank in it
+        dest = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) \
+            + np.arange(int(lengths.sum()))
+        for name, (words, sentences) in rows.items():
             arrays = self.layers.get(name)
             if arrays is None:  # widths are known from the first batch
                 arrays = self.layers[name] = {
                     "words": small_pages((int(self.offsets[-1]), words.shape[1])),
-                    "sentences": small_pages((self.n_sentences, sentence.shape[0])),
+                    "sentences": small_pages((self.n_sentences, sentences.shape[1])),
                 }
-            arrays["words"][a:b] = words
-            arrays["sentences"][position] = sentence
+            arrays["words"][dest] = words
+            arrays["sentences"][pos] = sentences
 
 
 __all__ = ["MAX_WINDOW", "MIN_WINDOW", "WindowRows", "layer_widths", "small_pages", "window_size"]
