@@ -68,6 +68,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _memory import peak_rss_mib  # benchmarks/ is sys.path[0] when a script runs
 
 HERE = Path(__file__).resolve().parent
 
@@ -121,18 +122,6 @@ def worker(method: str, store: str, k: int, seed: int, sample: int, out: str,
                "inertia": getattr(model, "inertia_", None),
                "n_iter": getattr(model, "n_iter_", None)}
     Path(out + ".json").write_text(json.dumps(summary))
-
-
-def _peak_rss_gb() -> float:
-    """High-water RSS of this process image (``ru_maxrss`` survives exec: it would also
-    count the parent's RSS at fork)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024**2
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
 def lloyd_worker(mode: str, store: str, k: int, seed: int, out: str, params: dict,
@@ -215,7 +204,7 @@ def lloyd_worker(mode: str, store: str, k: int, seed: int, out: str, params: dic
             labels, n_iter = est.labels_, int(est.n_iter_)
             # float64 inertia for both (scikit-learn's own inertia_ is a float32 sum)
             inertia = _inertia(X, est.cluster_centers_, labels, 8192)
-    summary.update(seconds=time.perf_counter() - t0, peak_rss_gb=_peak_rss_gb(),
+    summary.update(seconds=time.perf_counter() - t0, peak_rss_gb=peak_rss_mib() / 1024,
                    n=int(labels.size), inertia=float(inertia), n_iter=int(n_iter))
     np.save(out + ".labels.npy", labels)
     Path(out + ".json").write_text(json.dumps(summary))

@@ -67,7 +67,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -76,6 +75,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _memory import peak_rss_mib  # benchmarks/ is sys.path[0] when a script runs
+
 MODELS = {"e5": "builtin:multilingual-e5-small", "gemma": "builtin:gemma-3-270m"}
 SECTIONS = ("compare", "rss", "bf16", "neurox")
 CHILD_ENV = {"TRANSFORMERS_VERBOSITY": "error", "HF_HUB_OFFLINE": "1",
@@ -83,18 +84,6 @@ CHILD_ENV = {"TRANSFORMERS_VERBOSITY": "error", "HF_HUB_OFFLINE": "1",
 
 
 # -- children (each run in a fresh interpreter) -------------------------------------------
-def _peak_rss_mib() -> float:
-    # VmHWM belongs to this process image; ru_maxrss would also count the RSS inherited
-    # from the parent at fork (it survives exec).
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def child_ours(spec: dict) -> dict:
     """One extraction through the public API, end to end (store written and finalized)."""
     import interlingua as il
@@ -107,7 +96,7 @@ def child_ours(spec: dict) -> dict:
     run = dict(ex.last_run_)
     return {"tokens": run["tokens"], "sentences": run["sentences"],
             "loop_seconds": run["seconds"], "forward_seconds": run.get("forward_seconds"),
-            "last_run": run, "peak_rss_mib": _peak_rss_mib()}
+            "last_run": run, "peak_rss_mib": peak_rss_mib()}
 
 
 def child_bare(spec: dict) -> dict:
@@ -150,7 +139,7 @@ def child_bare(spec: dict) -> dict:
     return {"tokens": n_tokens, "sentences": len(texts), "loop_seconds": t_end - t_tok,
             "longest": max(map(len, ids), default=0),
             "import_seconds": t_import - t_start, "load_seconds": t_load - t_import,
-            "tokenize_seconds": t_tok - t_load, "peak_rss_mib": _peak_rss_mib()}
+            "tokenize_seconds": t_tok - t_load, "peak_rss_mib": peak_rss_mib()}
 
 
 def run_child(kind: str, spec: dict) -> dict:

@@ -36,22 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-
-def peak_rss_mib() -> float:
-    """Peak RSS of this process image (``VmHWM`` is reset by exec, ``ru_maxrss`` is not)."""
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return float("nan")
-
-
-def current_rss_mib() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    return float("nan")
+from _memory import current_rss_mib, peak_rss_mib  # benchmarks/ is sys.path[0] when a script runs
 
 
 def read_groups(tsv: str, n: int | None) -> dict[str, list]:

@@ -61,7 +61,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import resource
 import statistics
 import subprocess
 import sys
@@ -70,21 +69,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _memory import peak_rss_mib  # benchmarks/ is sys.path[0] when a script runs
 
 VARIANTS_LOSS = ("ours", "intervened", "bare")
 VARIANTS_STORE = ("modules", "hidden", "bare")
-
-
-def _peak_rss_mib() -> float:
-    # VmHWM belongs to this process image; ru_maxrss would also count the RSS inherited
-    # from the parent at fork (it survives exec).
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def model_name(spec: str, work: Path) -> str:
@@ -274,7 +262,7 @@ def store_child(variant: str, name: str, corpus: str, out: str, settings: str) -
         run = {k: ex.last_run_[k] for k in ("tokens", "seconds", "sentences")}
         run["store_bytes"] = Path(out).stat().st_size
     run["end_to_end_seconds"] = time.perf_counter() - t0
-    print(json.dumps({"variant": variant, "peak_rss_mib": _peak_rss_mib(), **run}))
+    print(json.dumps({"variant": variant, "peak_rss_mib": peak_rss_mib(), **run}))
 
 
 def bare_store_loop(name: str, corpus: str, opts: dict) -> dict:

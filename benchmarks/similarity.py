@@ -44,29 +44,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from _memory import peak_rss_mib  # benchmarks/ is sys.path[0] when a script runs
 
 TASKS_OURS = ("ours:cka", "ours:cka-debiased", "ours:anc")
 TASKS_BASE = ("gram:cka", "gram:cka-debiased", "ckatorch:cka", "ckatorch:cka-debiased")
-
-
-def peak_rss_mb() -> float:
-    """Peak RSS of this process image. ``VmHWM`` is reset by exec, unlike ``ru_maxrss``
-    (which a child inherits from the parent that forked it)."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 # -- data ----------------------------------------------------------------------------
@@ -102,7 +89,7 @@ def paired(path: Path):
 def run_child(task: str, path: Path, chunk_rows: int) -> dict:
     kind, name = task.split(":")
     debiased = name.endswith("debiased")
-    rss0 = peak_rss_mb()
+    rss0 = peak_rss_mib()
     if kind == "ours":
         import interlingua as il
 
@@ -133,7 +120,7 @@ def run_child(task: str, path: Path, chunk_rows: int) -> dict:
     else:
         raise SystemExit(f"unknown task {task}")
     seconds = time.perf_counter() - t0
-    return {"task": task, "seconds": seconds, "peak_rss_mb": peak_rss_mb(),
+    return {"task": task, "seconds": seconds, "peak_rss_mb": peak_rss_mib(),
             "import_rss_mb": rss0, "value": float(value)}
 
 
@@ -192,7 +179,7 @@ def full_mutual_knn(X: np.ndarray, Y: np.ndarray, k: int) -> float:
 
 def run_knn_child(task: str, n: int, dim: int, k: int) -> dict:
     X, Y = knn_rows(n, dim)
-    rss0 = peak_rss_mb()
+    rss0 = peak_rss_mib()
     t0 = time.perf_counter()
     if task == "ours:mutual-knn":
         import interlingua as il
@@ -203,7 +190,7 @@ def run_knn_child(task: str, n: int, dim: int, k: int) -> dict:
     else:
         raise SystemExit(f"unknown task {task}")
     seconds = time.perf_counter() - t0
-    return {"task": task, "seconds": seconds, "peak_rss_mb": peak_rss_mb(),
+    return {"task": task, "seconds": seconds, "peak_rss_mb": peak_rss_mib(),
             "import_rss_mb": rss0, "value": float(value)}
 
 
@@ -282,13 +269,13 @@ def run_mem_child(task: str, n: int, dim: int) -> dict:
 
         moments.BLOCK_ELEMENTS = 1 << 62
         type(metric).accepts_float32 = False
-    rss0 = peak_rss_mb()
+    rss0 = peak_rss_mib()
     X, Y = mem_rows(n, dim)
-    data_mb = peak_rss_mb()
+    data_mb = peak_rss_mib()
     t0 = time.perf_counter()
     value = numpy_moments_cka(X, Y) if kind == "numpy" else metric(X, Y).value
     seconds = time.perf_counter() - t0
-    return {"task": task, "seconds": seconds, "peak_rss_mb": peak_rss_mb(),
+    return {"task": task, "seconds": seconds, "peak_rss_mb": peak_rss_mib(),
             "import_rss_mb": rss0, "data_rss_mb": data_mb,
             "input_mb": (X.nbytes + Y.nbytes) / 1024**2, "value": float(value)}
 

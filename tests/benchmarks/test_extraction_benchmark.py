@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "extraction.py"
 
 @pytest.fixture(scope="module")
 def bench():
+    sys.path.insert(0, str(BENCH.parent))  # its helpers (_memory), as when it runs as a script
     spec = importlib.util.spec_from_file_location("benchmark_extraction", BENCH)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -169,18 +169,6 @@ def stream_masks(loaded: Any, toks: Sequence[TokenizedSentence]) -> dict[str, tu
             "decoder/": (torch.from_numpy(dec_mask).to(loaded.device), 1)}
 
 
-def split_rows(per_sentence: list[dict[str, tuple[np.ndarray, np.ndarray]]],
-               names: Sequence[str], words: np.ndarray, sents: np.ndarray,
-               word_counts: Sequence[int]) -> None:
-    """Add layers ``names`` to ``per_sentence`` from batch rows ``words`` (n_layers,
-    n_words, d) and ``sents`` (n_layers, batch, d), given the words per sentence."""
-    bounds = np.concatenate([[0], np.cumsum(word_counts)]).astype(np.int64)
-    for r in range(len(per_sentence)):
-        w = words[:, bounds[r] : bounds[r + 1]]
-        for k, name in enumerate(names):
-            per_sentence[r][name] = (w[k], sents[k, r])
-
-
 def batch_rows(
     streams: Sequence[Stream],
     toks: Sequence[TokenizedSentence],
@@ -218,24 +206,6 @@ def batch_rows(
         for k, (name, _) in enumerate(chosen):
             out[name] = (words_np[k], sents_np[k])
     return out
-
-
-def sentence_rows(
-    streams: Sequence[Stream],
-    toks: Sequence[TokenizedSentence],
-    layer_names: Sequence[str],
-    *,
-    word_aggregation: str,
-    sentence_pooling: str,
-) -> list[dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """Per sentence ``{layer: (word rows, sentence row)}`` (:func:`batch_rows` split)."""
-    rows = batch_rows(streams, toks, layer_names, word_aggregation=word_aggregation,
-                      sentence_pooling=sentence_pooling)
-    per_sentence: list[dict[str, tuple[np.ndarray, np.ndarray]]] = [{} for _ in toks]
-    word_counts = [len(t.kept) for t in toks]
-    for name, (words, sents) in rows.items():
-        split_rows(per_sentence, [name], words[None], sents[None], word_counts)
-    return per_sentence
 
 
 def pool_layers(hs: Sequence[Any], mask: Any, toks: Sequence[TokenizedSentence], shift: int,
@@ -387,4 +357,4 @@ def segment_mean(values: Any, lengths: Any) -> Any:
 
 
 __all__ = ["Stream", "batch_rows", "pad_batch", "plan_batches", "pool_layers", "run_model",
-           "segment_mean", "sentence_rows", "split_rows", "stream_masks"]
+           "segment_mean", "stream_masks"]

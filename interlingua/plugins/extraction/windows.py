@@ -92,11 +92,6 @@ class WindowRows:
         self.n_sentences = len(word_counts)
         self.layers: dict[str, dict[str, np.ndarray]] = {}
 
-    def put(self, position: int, rows: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
-        """Store sentence ``position``'s ``{layer: (word rows, sentence row)}``."""
-        self.put_batch([position], {name: (words, sentence[None])
-                                    for name, (words, sentence) in rows.items()})
-
     def put_batch(self, positions: Sequence[int],
                   rows: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
         """Store a batch: ``{layer: (word rows of the sentences at positions, one after

@@ -56,8 +56,9 @@ def test_window_rows_are_in_corpus_order_whatever_the_batch_order():
     words = [rng.normal(size=(c, 5)).astype(np.float32) for c in counts]
     sents = [rng.normal(size=5).astype(np.float32) for _ in counts]
     rows = WindowRows(counts)
-    for i in (4, 2, 0, 5, 1, 3):  # the order length-sorted batches visit them
-        rows.put(i, {"7": (words[i], sents[i])})
+    for batch in ([4, 2], [0, 5, 1], [3]):  # as length-sorted batches visit them
+        rows.put_batch(batch, {"7": (np.concatenate([words[i] for i in batch]),
+                                     np.stack([sents[i] for i in batch]))})
     np.testing.assert_array_equal(rows.layers["7"]["words"], np.concatenate(words))
     np.testing.assert_array_equal(rows.layers["7"]["sentences"], np.stack(sents))
 
