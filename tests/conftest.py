@@ -112,7 +112,7 @@ def interrupt_appends(monkeypatch):
     def arm(n: int):
         calls = {"n": 0}
 
-        def append(self, records, layers, **kwargs):
+        def append(self, records, layers=None, **kwargs):
             calls["n"] += 1
             if calls["n"] >= n:
                 raise KeyboardInterrupt

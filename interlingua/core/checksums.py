@@ -81,7 +81,8 @@ def record_path(segment: Path) -> Path:
     return segment.with_suffix(".json")
 
 
-def write_segment_record(segment: Path, tmp: Path, n_sentences: int, n_words: int) -> None:
+def write_segment_record(segment: Path, tmp: Path, n_sentences: int, n_words: int,
+                         extra: dict[str, Any] | None = None) -> None:
     """Hash the written (and fsynced) segment ``tmp`` and commit the record of ``segment``.
 
     Called before ``tmp`` is renamed to ``segment``: a committed segment always has its
@@ -89,7 +90,7 @@ def write_segment_record(segment: Path, tmp: Path, n_sentences: int, n_words: in
     """
     digest, size = sha256_file(tmp)
     record = {ALGORITHM: digest, "size": size, "n_sentences": int(n_sentences),
-              "n_words": int(n_words)}
+              "n_words": int(n_words), **(extra or {})}
     path = record_path(segment)
     part = path.with_name(path.name + ".tmp")
     with part.open("w", encoding="utf-8") as fh:
@@ -163,6 +164,11 @@ class DatasetDigests:
         """Start the digest of dataset ``key`` (an empty dataset hashes no bytes)."""
         self._hashes[key] = (hashlib.sha256(), dtype)
 
+    def add_recorded(self, key: str, hexdigest: str) -> None:
+        """Record the digest of dataset ``key`` computed elsewhere (rows written in
+        place, :mod:`~interlingua.core.store_placement`)."""
+        self._hashes[key] = (_Recorded(hexdigest), None)
+
     def update(self, key: str, values: Any) -> None:
         """Hash the next rows of dataset ``key``."""
         digest, dtype = self._hashes[key]
@@ -175,6 +181,16 @@ class DatasetDigests:
         for key, (digest, _) in self._hashes.items():
             group.attrs[key] = digest.hexdigest()
         group.attrs[ROOT_ATTRS] = attrs_digest(f.attrs)
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    """A finished digest (what :class:`DatasetDigests` needs of a hash object)."""
+
+    value: str
+
+    def hexdigest(self) -> str:
+        return self.value
 
 
 def dataset_digest(ds: h5py.Dataset) -> str:

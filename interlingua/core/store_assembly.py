@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from interlingua.core.checksums import DatasetDigests
+from interlingua.core.checksums import GROUP, DatasetDigests
 from interlingua.core.store_format import STR_DTYPE, SentenceRecord
 
 #: Sentence-level columns of a block, in the order they are written.
@@ -48,6 +48,14 @@ def record_columns(records: Sequence[SentenceRecord]) -> dict[str, Any]:
         "sentences/n_words": np.array([len(r.words) for r in records], dtype=np.int64),
         "words/text": [w for r in records for w in r.words],
     }
+
+
+def segment_columns(segment: Path) -> dict[str, Any]:
+    """The :func:`record_columns` of a committed segment file."""
+    with h5py.File(segment, "r") as seg:
+        return {key: seg[key][:] for key in (
+            "sentences/text", "sentences/lang", "sentences/pair_id", "sentences/target",
+            "sentences/n_words", "words/text")}
 
 
 class StoreAssembler:
@@ -89,16 +97,10 @@ class StoreAssembler:
     def _create(self, n_sent: int, n_words: int) -> None:
         self.target.unlink(missing_ok=True)
         f = self._file = h5py.File(self.target, "w")
+        self._create_columns(n_sent, n_words)
         chunk_rows = int(self.manifest["chunk_rows"])
         compression = self.manifest["compression"]
         storage = self.manifest["attrs"]["dtype"]
-        string_rows = max(1, min(max(chunk_rows, 256), max(n_sent, n_words, 1)))
-        for key, kind in (("sentences/text", STR_DTYPE), ("sentences/lang", STR_DTYPE),
-                          ("sentences/pair_id", np.int64), ("sentences/target", np.int64),
-                          ("sentences/word_offsets", np.int64), ("words/text", STR_DTYPE),
-                          ("words/sentence", np.int64)):
-            self._columns[key] = f.create_dataset(key, shape=(0,), maxshape=(None,),
-                                                  dtype=kind, chunks=(string_rows,))
         f.create_group("layers")
         for name, levels in (self.manifest["schema"] or {}).items():
             for level, dim in levels.items():
@@ -109,10 +111,21 @@ class StoreAssembler:
                     dtype=storage if level == "words" else "float32",
                     chunks=(rows, dim), compression=compression,
                 )
-        for key, ds in self._columns.items():
-            self._digests.add(key, ds.dtype)
         for (name, level), ds in self._layers.items():
             self._digests.add(f"layers/{name}/{level}", ds.dtype)
+
+    def _create_columns(self, n_sent: int, n_words: int) -> None:
+        """The (empty, resizable) sentence and word columns of the open file."""
+        f = self._file
+        chunk_rows = int(self.manifest["chunk_rows"])
+        string_rows = max(1, min(max(chunk_rows, 256), max(n_sent, n_words, 1)))
+        for key, kind in (("sentences/text", STR_DTYPE), ("sentences/lang", STR_DTYPE),
+                          ("sentences/pair_id", np.int64), ("sentences/target", np.int64),
+                          ("sentences/word_offsets", np.int64), ("words/text", STR_DTYPE),
+                          ("words/sentence", np.int64)):
+            self._columns[key] = f.create_dataset(key, shape=(0,), maxshape=(None,),
+                                                  dtype=kind, chunks=(string_rows,))
+            self._digests.add(key, self._columns[key].dtype)
         self._put(self._columns["sentences/word_offsets"], "sentences/word_offsets",
                   np.zeros(1, dtype=np.int64))
 
@@ -137,9 +150,16 @@ class StoreAssembler:
         (``{layer: {level: rows}}`` in the storage dtype, as checked by the writer)."""
         self._wait_digests()  # the previous block's: at most one block being hashed
         counts = np.asarray(columns["sentences/n_words"], dtype=np.int64)
-        n_sent, n_words = len(counts), int(counts.sum())
         if self._file is None:
-            self._create(n_sent, n_words)
+            self._create(len(counts), int(counts.sum()))
+        self._append_columns(columns)
+        for (name, level), ds in self._layers.items():
+            self._put(ds, f"layers/{name}/{level}", layers[name][level])
+
+    def _append_columns(self, columns: dict[str, Any]) -> None:
+        """Append the sentence and word columns of one block (:func:`record_columns`)."""
+        counts = np.asarray(columns["sentences/n_words"], dtype=np.int64)
+        n_sent, n_words = len(counts), int(counts.sum())
         s0, w0 = self.n_sentences, self.n_words
         for name in _SENTENCE_COLUMNS:
             key = f"sentences/{name}"
@@ -149,16 +169,12 @@ class StoreAssembler:
                   w0 + np.cumsum(counts))
         self._put(self._columns["words/sentence"], "words/sentence",
                   np.repeat(np.arange(s0, s0 + n_sent, dtype=np.int64), counts))
-        for (name, level), ds in self._layers.items():
-            self._put(ds, f"layers/{name}/{level}", layers[name][level])
         self.n_sentences, self.n_words = s0 + n_sent, w0 + n_words
 
     def append_segment(self, segment: Path) -> None:
         """Append the rows of a committed segment file (when rebuilding after a resume)."""
+        columns = segment_columns(segment)
         with h5py.File(segment, "r") as seg:
-            columns = {key: seg[key][:] for key in (
-                "sentences/text", "sentences/lang", "sentences/pair_id", "sentences/target",
-                "sentences/n_words", "words/text")}
             layers: dict[str, dict[str, np.ndarray]] = {}
             for name, levels in (self.manifest["schema"] or {}).items():
                 layers[name] = {level: seg[f"layers/{name}/{level}"][:] for level in levels}
@@ -169,6 +185,31 @@ class StoreAssembler:
         """Write the root attributes and the digests, close and fsync ``target``."""
         if self._file is None:  # no sentence at all: an empty store
             self._create(0, 0)
+        self._close_finished()
+
+    def finish_placed(self, blocks: Iterable[dict[str, Any]],
+                      layer_digests: dict[str, str]) -> None:
+        """Finish a file whose layer rows were written in place
+        (:mod:`~interlingua.core.store_placement`): append the sentence and word columns
+        of ``blocks`` (:func:`record_columns` of each committed block, in order), record
+        ``layer_digests`` (``{"layers/<name>/<level>": hex}``) with the columns' own,
+        then write the root attributes, close and fsync.
+
+        Columns left by a finish that was cut short are replaced."""
+        f = self._file = h5py.File(self.target, "r+")
+        for group in ("sentences", "words", GROUP):
+            if group in f:
+                del f[group]
+        placed = self.manifest.get("placed", {})
+        self._create_columns(int(placed.get("n_sentences", 0)), int(placed.get("n_words", 0)))
+        for columns in blocks:
+            self._wait_digests()
+            self._append_columns(columns)
+        for key, hexdigest in layer_digests.items():
+            self._digests.add_recorded(key, hexdigest)
+        self._close_finished()
+
+    def _close_finished(self) -> None:
         f = self._file
         self._wait_digests()
         self._stop_hasher()
@@ -188,9 +229,10 @@ class StoreAssembler:
             self._hasher = None
         self._hashing = []
 
-    def discard(self) -> None:
-        """Close and delete ``target`` if this assembler made it and did not finish it
-        (the writer failed, was closed or aborted)."""
+    def discard(self, *, delete: bool = True) -> None:
+        """Close ``target`` if this assembler opened it and did not finish it (the
+        writer failed, was closed or aborted), and delete it unless ``delete`` is false
+        (a file whose rows were written in place is kept for a resume)."""
         self._stop_hasher()
         if self._file is not None:
             try:
@@ -198,7 +240,8 @@ class StoreAssembler:
             except (OSError, RuntimeError, ValueError):  # pragma: no cover - best effort
                 pass
             self._file = None
-            self.target.unlink(missing_ok=True)
+            if delete:
+                self.target.unlink(missing_ok=True)
 
 
 def assemble(target: Path, manifest: dict[str, Any],
@@ -218,4 +261,4 @@ def assemble(target: Path, manifest: dict[str, Any],
         raise
 
 
-__all__ = ["StoreAssembler", "assemble", "record_columns"]
+__all__ = ["StoreAssembler", "assemble", "record_columns", "segment_columns"]

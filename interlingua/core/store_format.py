@@ -104,7 +104,10 @@ def all_finite(values: np.ndarray) -> bool:
     inf propagate. Other types (or a non-finite sum of float64 values, which may be an
     overflow) take the elementwise check.
     """
-    if values.dtype in (np.float16, np.float32) and np.isfinite(values.sum(dtype=np.float64)):
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: the answer is no
+        total = values.sum(dtype=np.float64) if values.dtype in (np.float16, np.float32) \
+            else None
+    if total is not None and np.isfinite(total):
         return True
     if values.dtype.kind in "iub":
         return True

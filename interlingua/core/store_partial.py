@@ -76,7 +76,8 @@ def committed_segments(path: Path) -> list[tuple[Path, int, int]]:
 
 def write_segment(pdir: Path, index: int, records: Sequence[SentenceRecord],
                   layers: dict[str, dict[str, np.ndarray]],
-                  columns: dict[str, Any] | None = None) -> tuple[Path, int]:
+                  columns: dict[str, Any] | None = None,
+                  record: dict[str, Any] | None = None) -> tuple[Path, int]:
     """Write and commit segment number ``index`` of a store being written.
 
     The segment is written under a temporary name, synced, its checksum recorded
@@ -94,6 +95,8 @@ def write_segment(pdir: Path, index: int, records: Sequence[SentenceRecord],
         ``{layer: {level: rows}}``, already checked and cast to the storage dtype.
     columns : dict, optional
         :func:`~.store_assembly.record_columns` of ``records`` when already computed.
+    record : dict, optional
+        Extra fields of the commit record (the digests of rows written in place).
 
     Returns
     -------
@@ -120,7 +123,7 @@ def write_segment(pdir: Path, index: int, records: Sequence[SentenceRecord],
                 f.create_dataset(f"layers/{name}/{level}", data=values)
     with open(tmp, "rb+") as fh:
         os.fsync(fh.fileno())
-    write_segment_record(final, tmp, len(records), n_words)  # checksum, before the commit
+    write_segment_record(final, tmp, len(records), n_words, record)  # before the commit
     os.replace(tmp, final)  # the commit point
     fsync_dir(pdir)
     return final, n_words

@@ -54,10 +54,12 @@ from interlingua.core.checksums import (
 )
 from interlingua.core.errors import InputError, StoreError
 from interlingua.core.locking import StoreLock
-from interlingua.core.store_assembly import StoreAssembler, record_columns
+from interlingua.core.store_assembly import StoreAssembler, record_columns, segment_columns
 from interlingua.core.store_format import (
     FORMAT,
     FORMAT_VERSION,
+    LAYER_NAME,
+    LEVELS,
     SentenceRecord,
     check_layer_rows,
     layer_sort_key,
@@ -72,6 +74,7 @@ from interlingua.core.store_partial import (  # partial_dir & co. re-exported fr
     read_manifest,
     write_segment,
 )
+from interlingua.core.store_placement import PlacedDigests, PlacedRows, reopen_placed
 
 
 class StoreWriter:
@@ -113,6 +116,11 @@ class StoreWriter:
         self._executor: ThreadPoolExecutor | None = None
         self._pending: Future | None = None
         self._failed: BaseException | None = None
+        # Rows written in place (reserve/place); see store_placement.
+        self._rows: PlacedRows | None = None
+        self._placed_digests: PlacedDigests | None = None
+        self._placed_starts: np.ndarray | None = None
+        self._placed_counts: np.ndarray | None = None
 
     # -- construction --------------------------------------------------------------
     @classmethod
@@ -207,15 +215,25 @@ class StoreWriter:
                 # Uncommitted leftovers of the interrupted run.
                 if entry.name.endswith(".tmp"):
                     entry.unlink()
-            _writing_path(path).unlink(missing_ok=True)  # rebuilt from the segments
+            placed = "placed" in manifest
+            if not placed:
+                _writing_path(path).unlink(missing_ok=True)  # rebuilt from the segments
             verify = manifest.get("checksums") == ALGORITHM
             segments, problem, rest = scan_segments(pdir, verify=verify)
             if problem is not None and not discard_damaged:
                 raise problem
             discard_segments(rest)
+            if placed:  # rows are in the store file: check them against the records
+                rows, digests, segments, damaged = reopen_placed(
+                    _writing_path(path), manifest, segments, discard_damaged=discard_damaged)
+                discard_segments(damaged)
+                rest = damaged + rest
             writer = cls(path, manifest, segments, int(manifest["segment_bytes"]), lock)
             writer.discarded = rest
-            writer._rebuild()
+            if placed:
+                writer._adopt_placed(rows, digests)
+            else:
+                writer._rebuild()
             return writer
         except BaseException:
             lock.release()
@@ -254,6 +272,17 @@ class StoreWriter:
         return [seg for seg, _, _ in self._segments]
 
     @property
+    def reserved(self) -> tuple[int, int] | None:
+        """``(sentences, words)`` reserved for rows written in place, else ``None``."""
+        placed = self._manifest.get("placed")
+        return (int(placed["n_sentences"]), int(placed["n_words"])) if placed else None
+
+    @property
+    def placed(self) -> bool:
+        """Whether rows are written in place (:meth:`reserve`) rather than appended."""
+        return "placed" in self._manifest
+
+    @property
     def layers(self) -> list[str]:
         schema = self._manifest["schema"] or {}
         return sorted(schema, key=layer_sort_key)
@@ -269,19 +298,141 @@ class StoreWriter:
         if self._closed:
             raise StoreError(f"the writer of {self.path} is closed")
 
+    # -- rows written in place -------------------------------------------------------
+    def reserve(self, n_sentences: int, n_words: int,
+                schema: dict[str, dict[str, int]]) -> None:
+        """Create the store file with every layer dataset at its final size, so that
+        rows can be written in place (:meth:`place`) in any order.
+
+        Call it once, before anything is appended, when the sizes are known (an
+        extraction tokenizes its corpus first). Sentences are then appended with
+        ``append(records)`` (no layer rows) once all their rows are placed, and the
+        store must end with exactly ``n_sentences`` sentences and ``n_words`` words.
+
+        Parameters
+        ----------
+        n_sentences, n_words : int
+            Sentences and words the store will hold.
+        schema : dict
+            ``{layer: {level: width}}``.
+
+        Raises
+        ------
+        InputError
+            A compressed store (compressed rows cannot be written in place), a bad
+            schema or negative sizes.
+        StoreError
+            Rows were appended or reserved already.
+        """
+        self._require_open()
+        if self.placed or self._appended or self._manifest["schema"] is not None:
+            raise StoreError(f"{self.path}: reserve() must come before any row")
+        if self._manifest["compression"]:
+            raise InputError("rows written in place cannot be compressed")
+        if n_sentences < 0 or n_words < 0:
+            raise InputError("reserve() needs sizes >= 0")
+        schema = {str(name): {str(lv): int(dim) for lv, dim in levels.items()}
+                  for name, levels in schema.items()}
+        for name, levels in schema.items():
+            if not LAYER_NAME.fullmatch(name) or not levels or \
+                    any(lv not in LEVELS or dim < 1 for lv, dim in levels.items()):
+                raise InputError(f"layer {name!r}: bad name, levels or widths {levels}")
+        if not schema:
+            raise InputError("reserve() needs at least one layer")
+        rows = PlacedRows.create(_writing_path(self.path), schema, int(n_sentences),
+                                 int(n_words), self._manifest["attrs"]["dtype"])
+        self._manifest["schema"] = schema
+        self._manifest["placed"] = {"n_sentences": int(n_sentences), "n_words": int(n_words),
+                                    "layout": rows.layout}
+        atomic_write_text(self.dir / MANIFEST, json.dumps(self._manifest))
+        self._adopt_placed(rows, PlacedDigests(rows))
+
+    def _adopt_placed(self, rows: PlacedRows, digests: PlacedDigests) -> None:
+        self._rows, self._placed_digests = rows, digests
+        n = self._manifest["placed"]["n_sentences"]
+        # Where place() put each sentence's words, checked when its record is appended.
+        self._placed_starts = np.full(n, -1, np.int64)
+        self._placed_counts = np.full(n, -1, np.int64)
+
+    def place(self, sentences: Sequence[int], word_starts: Sequence[int],
+              word_counts: Sequence[int], layers: dict[str, dict[str, np.ndarray]]) -> None:
+        """Write the rows of some sentences at their final positions (after :meth:`reserve`).
+
+        Parameters
+        ----------
+        sentences : sequence of int
+            Store positions of the sentences (not yet appended), in any order.
+        word_starts, word_counts : sequence of int
+            Each sentence's first word row in the store and its number of words.
+        layers : dict
+            ``{layer: {"words": rows of the sentences one after the other,
+            "sentences": one row each}}``, every reserved layer and level.
+
+        Raises
+        ------
+        InputError
+            Shapes or layers other than reserved, NaN/inf values, float16 overflow,
+            positions outside the reservation or of sentences already appended.
+        """
+        self._require_open()
+        if self._rows is None:
+            raise StoreError(f"{self.path}: place() needs reserve() first")
+        sent = np.asarray(sentences, dtype=np.int64)
+        starts = np.asarray(word_starts, dtype=np.int64)
+        counts = np.asarray(word_counts, dtype=np.int64)
+        if not (len(sent) == len(starts) == len(counts)):
+            raise InputError("place(): sentences, word_starts and word_counts differ in length")
+        if len(sent) and (sent.min() < self._appended or sent.max() >= len(self._placed_starts)
+                          or counts.min() < 0):
+            raise InputError(f"place(): sentence positions outside [{self._appended}, "
+                             f"{len(self._placed_starts)}) (appended or not reserved)")
+        float16 = self._manifest["attrs"]["dtype"] == "float16"
+        arrays, schema = check_layer_rows(layers, len(sent), int(counts.sum()),
+                                          float16=float16, copy=False)
+        if schema != self._manifest["schema"]:
+            raise InputError("layers/levels/widths differ from the reservation: expected "
+                             f"{_describe(self._manifest['schema'])}, got {_describe(schema)}")
+        ones = np.ones(len(sent), dtype=np.int64)
+        for name, levels in arrays.items():
+            for level, values in levels.items():
+                if level == "words":
+                    self._rows.write(f"layers/{name}/words", starts, counts, values)
+                else:
+                    self._rows.write(f"layers/{name}/sentences", sent, ones, values)
+        self._placed_starts[sent] = starts
+        self._placed_counts[sent] = counts
+
+    def _check_placed(self, records: list[SentenceRecord]) -> None:
+        """Appended records must match the rows placed for them, all of them placed."""
+        lo, hi = self._appended, self._appended + len(records)
+        reserved = self._manifest["placed"]
+        if hi > reserved["n_sentences"]:
+            raise InputError(f"{self.path}: more sentences than the {reserved['n_sentences']} "
+                             "reserved")
+        counts = np.array([len(r.words) for r in records], dtype=np.int64)
+        expected = self._appended_words + np.concatenate([[0], np.cumsum(counts)[:-1]])
+        if not np.array_equal(self._placed_starts[lo:hi], expected) \
+                or not np.array_equal(self._placed_counts[lo:hi], counts):
+            missing = np.flatnonzero(self._placed_starts[lo:hi] < 0)
+            what = (f"no rows were placed for sentence {lo + int(missing[0])}" if len(missing)
+                    else "the rows placed for them are at other positions or of other lengths")
+            raise InputError(f"{self.path}: appended sentences {lo}-{hi - 1} do not match "
+                             f"their rows: {what}")
+
     # -- appending -----------------------------------------------------------------
     def append(self, records: Sequence[SentenceRecord],
-               layers: dict[str, dict[str, np.ndarray]], *, copy: bool = True) -> None:
+               layers: dict[str, dict[str, np.ndarray]] | None = None, *,
+               copy: bool = True) -> None:
         """Append one batch of sentences with their activations.
 
         Parameters
         ----------
         records : sequence of SentenceRecord
             The batch's sentences, in order.
-        layers : dict
+        layers : dict or None
             ``{layer_name: {"words": (n_words_in_batch, d), "sentences": (n_sent, d)}}``.
             The first batch fixes the layer names, levels and widths; later batches
-            must match.
+            must match. ``None`` after :meth:`reserve`: the rows were placed.
         copy : bool
             Copy rows that are already in their storage dtype (default). ``False``
             hands the arrays over: the caller must not modify them afterwards (they
@@ -308,7 +459,16 @@ class StoreWriter:
                     f"record {i}: target {rec.target} outside its {len(rec.words)} words"
                 )
             n_words += len(rec.words)
-        arrays = self._check_layers(layers, len(records), n_words, copy)
+        if self.placed:
+            if layers is not None:
+                raise InputError("this store's rows are written in place: append(records) "
+                                 "after place(), without layer rows")
+            self._check_placed(records)
+            arrays: dict[str, dict[str, np.ndarray]] = {}
+        elif layers is None:
+            raise InputError("append() needs the layer rows (or reserve() and place())")
+        else:
+            arrays = self._check_layers(layers, len(records), n_words, copy)
         self._buffer.append((records, arrays))
         self._buffered_sentences += len(records)
         self._buffered_words += n_words
@@ -380,10 +540,18 @@ class StoreWriter:
         """Write one block: its segment (the commit), then the final file."""
         try:
             columns = record_columns(records)
+            extra = None
+            if self._rows is not None:  # rows are in place: hash and sync them first
+                n_sent = sum(n for _, n, _ in self._segments) + len(records)
+                n_words = sum(w for _, _, w in self._segments) + len(columns["words/text"])
+                self._placed_digests.advance(n_sent, n_words)
+                self._rows.sync()
+                extra = {"placed": self._placed_digests.prefix()}
             final, n_words = write_segment(self.dir, len(self._segments), records, layers,
-                                           columns)
+                                           columns, extra)
             self._segments.append((final, len(records), n_words))
-            self._assembler.append(columns, layers)
+            if self._rows is None:
+                self._assembler.append(columns, layers)
         except BaseException as exc:
             self._failed = exc
             raise
@@ -433,6 +601,9 @@ class StoreWriter:
         if attrs:
             self.set_attrs(**attrs)
         self._stop_worker()  # idle by now: _wait waited for the block in flight
+        if self._rows is not None:
+            self._finalize_placed()
+            return self._installed()
         # The last buffered rows go straight into the store file: a segment only serves
         # a resume, and if finalize fails they are committed as one by close().
         buffered = self._buffer
@@ -447,6 +618,42 @@ class StoreWriter:
             self._assembler.target.unlink(missing_ok=True)  # we hold the lock
             self._assembler = StoreAssembler(_writing_path(self.path), self._manifest)
             raise
+        return self._installed()
+
+    def _finalize_placed(self) -> None:
+        """Finish a store whose rows were written in place: hash the last block's rows
+        while they are flushed to disk, then write the columns of every block, the
+        digests and the attributes into the file (no row is copied)."""
+        reserved = self._manifest["placed"]
+        if (self._appended, self._appended_words) != (reserved["n_sentences"],
+                                                      reserved["n_words"]):
+            raise StoreError(
+                f"{self.path}: {self._appended} sentences and {self._appended_words} words "
+                f"were appended, {reserved['n_sentences']} and {reserved['n_words']} reserved")
+        with ThreadPoolExecutor(1, thread_name_prefix="store-sync") as pool:
+            synced = pool.submit(self._rows.sync)
+            self._placed_digests.advance(self._appended, self._appended_words)
+            synced.result()
+        buffered = self._buffer
+        last = record_columns(self._take_buffer()[0]) if buffered else None
+
+        def blocks():
+            for segment, _, _ in self._segments:
+                yield segment_columns(segment)
+            if last is not None:
+                yield last
+
+        try:
+            self._assembler.finish_placed(blocks(), self._placed_digests.hexdigests())
+        except BaseException:
+            self._buffer = buffered
+            self._assembler.discard(delete=False)  # its rows serve a resume
+            self._assembler = StoreAssembler(_writing_path(self.path), self._manifest)
+            raise
+        self._rows.close()
+
+    def _installed(self) -> Path:
+        """Rename the finished file into place and clean up (end of finalize)."""
         target = self._assembler.target
         os.replace(target, self.path)
         fsync_dir(self.path.parent)
@@ -460,6 +667,9 @@ class StoreWriter:
         self._stop_worker()
         self._buffer.clear()
         self._assembler.discard()
+        if self._rows is not None:
+            self._rows.close()
+            self._rows.target.unlink(missing_ok=True)
         shutil.rmtree(self.dir, ignore_errors=True)
         self._closed = True
         self._release()
@@ -480,7 +690,11 @@ class StoreWriter:
                 self.flush(wait=True)
         finally:
             self._closed = True
-            self._assembler.discard()  # a resumed writer rebuilds it from the segments
+            # A resumed writer rebuilds the file from the segments, or (rows written in
+            # place) continues it.
+            self._assembler.discard(delete=self._rows is None)
+            if self._rows is not None:
+                self._rows.close()
             self._release()
         if error is not None:
             raise error

@@ -359,14 +359,18 @@ class HFExtractor(Extractor):
         start = store.progress
         counts = {"n_truncated_sentences": 0, "n_truncated_words": 0, "n_untokenized_words": 0,
                   "n_dropped_targets": 0}
-        # Counts for sentences written before an interruption: re-tokenizing is cheap and
-        # exact (no bookkeeping that a kill could leave inconsistent).
-        for lo in range(0, start, 4096):
-            hi = min(lo + 4096, start)
-            for tok in tokenize_window(loaded.tokenizer, corpus.sentences[lo:hi], lo,
-                                       prefix=self.prefix, max_length=loaded.max_length,
-                                       seq2seq=False):
-                count_lost_words(tok, corpus[tok.index], counts)
+        # Rows go straight to their places in the store file unless it is compressed (or
+        # an interrupted run of an older version appended them in windows).
+        in_place = self.compression is None and (store.placed or store.layers == [])
+        # A tokenize-only pass: every sentence's stored words, hence each sentence's
+        # first row in the store (and the counts of lost words; cheap and exact, with no
+        # bookkeeping that a kill could leave inconsistent).
+        offsets, first_toks = self._word_offsets(loaded, corpus, window, start, counts)
+        if in_place and store.placed and store.reserved != (n, int(offsets[-1])):
+            raise StoreError(
+                f"cannot resume {store.path.name}: it holds rows for "
+                f"{store.reserved[0]} sentences / {store.reserved[1]} words, the corpus has "
+                f"{n} / {int(offsets[-1])}; is it the same corpus?")
         if progress is None:
             progress = rich_progress(rate=True) if self.progress else SILENT
         t0 = time.perf_counter()
@@ -388,25 +392,34 @@ class HFExtractor(Extractor):
                 # repeats the batches of an uninterrupted one.
                 window_stop = min(n, (window_start // window + 1) * window)
                 items = corpus.sentences[window_start:window_stop]
-                toks = tokenize_window(loaded.tokenizer, items, window_start,
-                                       prefix=self.prefix, max_length=loaded.max_length,
-                                       seq2seq=loaded.seq2seq)
-                rows = WindowRows([len(t.kept) for t in toks])
+                toks = first_toks if first_toks and first_toks[0].index == window_start \
+                    else tokenize_window(loaded.tokenizer, items, window_start,
+                                         prefix=self.prefix, max_length=loaded.max_length,
+                                         seq2seq=loaded.seq2seq)
+                first_toks = None
+                rows = None if in_place else WindowRows([len(t.kept) for t in toks])
                 for batch in plan_batches(toks, self.batch_size, self.max_batch_tokens):
-                    rows.put_batch(batch, self._forward(loaded, [toks[i] for i in batch],
-                                                        layer_names))
+                    batch_rows_ = self._forward(loaded, [toks[i] for i in batch], layer_names)
+                    if in_place:
+                        self._place(store, window_start + np.asarray(batch, dtype=np.int64),
+                                    offsets, batch_rows_, n)
+                    else:
+                        rows.put_batch(batch, batch_rows_)
                     done = sum(toks[i].n_tokens for i in batch)
                     n_tokens += done
                     elapsed = max(time.perf_counter() - t0, 1e-9)
                     sent_done += len(batch)
                     task.advance(len(batch), rate=f"{sent_done / elapsed:,.1f} sent/s "
                                                   f"{n_tokens / elapsed:,.0f} tok/s")
-                records, layers = self._assemble(toks, items, rows, stored, counts)
-                store.append(records, layers, copy=False)  # fresh arrays, handed over
+                records = self._records(toks, items)
+                if in_place:
+                    store.append(records)  # rows placed already
+                else:
+                    store.append(records, self._window_layers(rows, stored), copy=False)
                 # One committed segment per window: a resumed run restarts at a window
                 # boundary and repeats exactly the batches of an uninterrupted run. The
-                # last window goes straight into the store file at finalize (or into a
-                # segment, if the run stops before that).
+                # last window is finished by finalize (or committed as a segment, if the
+                # run stops before that).
                 if window_stop < n:
                     store.flush()
                 window_start = window_stop
@@ -416,6 +429,44 @@ class HFExtractor(Extractor):
                           "sentences_per_s": (n - start) / elapsed if elapsed else 0.0,
                           "tokens_per_s": n_tokens / elapsed if elapsed else 0.0, **counts}
         return counts
+
+    def _word_offsets(self, loaded: LoadedModel, corpus: Any, window: int, start: int,
+                      counts: dict[str, int]
+                      ) -> tuple[np.ndarray, list[TokenizedSentence] | None]:
+        """Tokenize the corpus once: ``(first store row of each sentence + the total,
+        the tokenized window holding sentence start)``; lost words are added to
+        ``counts``, and a sentence left without words raises here, before any forward
+        pass."""
+        n = len(corpus)
+        kept = np.zeros(n, dtype=np.int64)
+        first: list[TokenizedSentence] | None = None
+        for lo in range(0, n, window):
+            hi = min(n, lo + window)
+            toks = tokenize_window(loaded.tokenizer, corpus.sentences[lo:hi], lo,
+                                   prefix=self.prefix, max_length=loaded.max_length,
+                                   seq2seq=loaded.seq2seq and lo <= start < hi)
+            for tok, item in zip(toks, corpus.sentences[lo:hi]):
+                _check_words(tok, item)
+                count_lost_words(tok, item, counts)
+                kept[tok.index] = len(tok.kept)
+            if lo <= start < hi:
+                first = toks
+        return np.concatenate([[0], np.cumsum(kept)]).astype(np.int64), first
+
+    def _place(self, store: Any, sentences: np.ndarray, offsets: np.ndarray,
+               rows: dict[str, tuple[np.ndarray, np.ndarray]], n: int) -> None:
+        """Write one batch's rows at their places in the store file."""
+        layers = {name: {"words": words, "sentences": sents}
+                  for name, (words, sents) in rows.items()}
+        if not store.placed:  # widths are known from the first batch
+            store.reserve(n, int(offsets[-1]),
+                          {name: {level: int(a.shape[1]) for level, a in levels.items()}
+                           for name, levels in layers.items()})
+        if self.dtype == "float16":
+            for name, levels in layers.items():
+                _check_float16(name, levels["words"])
+        store.place(sentences, offsets[sentences], offsets[sentences + 1] - offsets[sentences],
+                    layers)
 
     def _forward(self, loaded: LoadedModel, toks: list[TokenizedSentence],
                  layer_names: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -433,23 +484,11 @@ class HFExtractor(Extractor):
             rows[name] = (words, sents)
         return rows
 
-    def _assemble(self, toks, items, rows, layer_names, counts):
-        """Store records (words that kept a token) and layer rows of one window."""
+    def _records(self, toks: list[TokenizedSentence], items: list[Any]) -> list[Any]:
+        """Store records of one window: the words that kept a token."""
         records = []
         for tok, item in zip(toks, items):
-            if not tok.kept:
-                where = getattr(item, "origin", None) or f"sentence {tok.index}"
-                if tok.truncated:
-                    raise InputError(
-                        f"{where}: no word of {item.text[:60]!r} fits within max_length "
-                        "after the prefix; increase max_length or shorten the prefix"
-                    )
-                raise InputError(
-                    f"{where}: no tokens after the tokenizer's normalisation: "
-                    f"{item.text[:60]!r} holds only characters the tokenizer drops; "
-                    "delete the line or fix its text"
-                )
-            count_lost_words(tok, item, counts)
+            _check_words(tok, item)
             rec = item.to_record()
             if len(tok.kept) != len(item.words):
                 rec.words = [item.words[i] for i in tok.kept]
@@ -457,17 +496,42 @@ class HFExtractor(Extractor):
                     hit = [j for j, i in enumerate(tok.kept) if i == item.target]
                     rec.target = hit[0] if hit else -1
             records.append(rec)
+        return records
+
+    def _window_layers(self, rows: WindowRows, layer_names: list[str]) -> dict[str, Any]:
+        """The layer rows of one window held in memory (compressed stores)."""
         layers = {}
         for name in layer_names:
             layers[name] = rows.layers[name]
             if self.dtype == "float16":
-                peak = float(np.abs(layers[name]["words"]).max(initial=0.0))
-                if peak > 65504:
-                    raise InputError(
-                        f"layer {name!r} has activations up to {peak:.4g}, beyond the float16 "
-                        "range; use dtype float32"
-                    )
-        return records, layers
+                _check_float16(name, layers[name]["words"])
+        return layers
+
+
+def _check_words(tok: TokenizedSentence, item: Any) -> None:
+    """A sentence must keep at least one word (one line saying why not)."""
+    if tok.kept:
+        return
+    where = getattr(item, "origin", None) or f"sentence {tok.index}"
+    if tok.truncated:
+        raise InputError(
+            f"{where}: no word of {item.text[:60]!r} fits within max_length "
+            "after the prefix; increase max_length or shorten the prefix"
+        )
+    raise InputError(
+        f"{where}: no tokens after the tokenizer's normalisation: "
+        f"{item.text[:60]!r} holds only characters the tokenizer drops; "
+        "delete the line or fix its text"
+    )
+
+
+def _check_float16(name: str, words: np.ndarray) -> None:
+    peak = float(np.abs(words).max(initial=0.0))
+    if peak > 65504:
+        raise InputError(
+            f"layer {name!r} has activations up to {peak:.4g}, beyond the float16 "
+            "range; use dtype float32"
+        )
 
 
 def store_state(path: Path) -> str:

@@ -39,7 +39,7 @@ def interrupted(monkeypatch, *args, after: int = 3) -> int:
     calls = {"n": 0}
     original = StoreWriter.append
 
-    def append(self, records, layers, **kwargs):
+    def append(self, records, layers=None, **kwargs):
         calls["n"] += 1
         if calls["n"] > after:
             raise KeyboardInterrupt
@@ -78,19 +78,28 @@ def base_args(model: Path, corpus: Path) -> list[str]:
     return [str(model), str(corpus), "--quiet", "--batch-size", "3", "--sort-window", "4"]
 
 
+@pytest.mark.parametrize("damaged", ["segment", "rows"])
 def test_damaged_segment_is_refused_then_recomputed_on_request(tiny_bert, corpus, tmp_path,
-                                                              monkeypatch, capsys):
+                                                              monkeypatch, capsys, damaged):
     args = base_args(tiny_bert, corpus)
     whole = tmp_path / "whole.h5"
     assert run("extract", *args, "-o", whole) == 0
     part = tmp_path / "part.h5"
     assert interrupted(monkeypatch, *args, "-o", part, after=4) == 130
     seg = partial_dir(part) / "seg-000001.h5"
-    flip(seg, "layers/2/words")
+    if damaged == "segment":  # the committed block file (its sentences' columns)
+        flip(seg, "sentences/pair_id", skip=0, n=8)
+        reason = "checksum mismatch"
+    else:  # the second window's rows, written in place in the store file
+        with h5py.File(whole, "r") as f:
+            first_row = int(f["sentences/word_offsets"][4])
+            row_bytes = f["layers/2/words"].shape[1] * 4
+        flip(part.with_name("part.h5.writing"), "layers/2/words", skip=first_row * row_bytes)
+        reason = "its rows in part.h5.writing do not match its commit record"
     capsys.readouterr()
     assert run("extract", *args, "-o", part, "--resume") == 1
     err = capsys.readouterr().err
-    assert f"{seg}: checksum mismatch" in " ".join(err.split())
+    assert f"{seg}: {reason}" in " ".join(err.split())
     assert "--resume --discard-damaged" in " ".join(err.split())
     assert not part.exists() and seg.exists()  # refused, nothing discarded silently
     assert run("extract", *args, "-o", part, "--discard-damaged") == 2  # needs --resume

@@ -281,10 +281,15 @@ def test_word_in_context_target_survives(tiny, tmp_path):
     assert sent_rows.tolist() == [0] and st.words.text[word_rows[0]] == "lazy"
 
 
-def test_existing_store_is_refused_and_resume_is_exact(tiny, tmp_path, interrupt_appends):
-    full = extract(tiny("xlmr"), tmp_path, "full.h5", sort_window=4, batch_size=3)
+@pytest.mark.parametrize("compression", [None, "gzip"])
+def test_existing_store_is_refused_and_resume_is_exact(tiny, tmp_path, interrupt_appends,
+                                                       compression):
+    """Uncompressed stores get their rows written in place; compressed ones append each
+    window's rows (both resume exactly)."""
+    full = extract(tiny("xlmr"), tmp_path, "full.h5", sort_window=4, batch_size=3,
+                   compression=compression)
     ex = il.get_extractor("hf", model=str(tiny("xlmr")), progress=False, sort_window=4,
-                          batch_size=3)
+                          batch_size=3, compression=compression)
     with pytest.raises(StoreError, match="overwrite"):
         ex.extract(corpus(), tmp_path / "full.h5")
     # interrupt after the first committed window
@@ -297,7 +302,7 @@ def test_existing_store_is_refused_and_resume_is_exact(tiny, tmp_path, interrupt
     assert not (tmp_path / "part.h5").exists()
     assert partial_dir(tmp_path / "part.h5").is_dir()
     with StoreWriter.resume(tmp_path / "part.h5") as part:
-        assert part.progress == 4
+        assert part.progress == 4 and part.placed == (compression is None)
     with pytest.raises(StoreError, match="resume"):
         ex.extract(corpus(), tmp_path / "part.h5")
     other = il.get_extractor("hf", model=str(tiny("xlmr")), progress=False, sort_window=4,
@@ -311,9 +316,29 @@ def test_existing_store_is_refused_and_resume_is_exact(tiny, tmp_path, interrupt
             np.testing.assert_array_equal(full.layer(name, level)[:],
                                           resumed.layer(name, level)[:])
     assert list(full.words.text) == list(resumed.words.text)
+    chunks = resumed._f["layers/1/words"].chunks
+    assert (chunks is None) == (compression is None)  # contiguous = written in place
     # resuming a complete store does nothing
     ex.extract(corpus(), tmp_path / "part.h5", resume=True)
     assert ex.last_run_["sentences"] == 0
+
+
+def test_resume_refuses_a_corpus_whose_later_sentences_differ(tiny, tmp_path,
+                                                               interrupt_appends):
+    """The committed sentences match, but a later one has another word count: the rows
+    reserved in the store file do not fit it."""
+    ex = il.get_extractor("hf", model=str(tiny("xlmr")), progress=False, sort_window=4,
+                          batch_size=3)
+    restore = interrupt_appends(2)
+    with pytest.raises(KeyboardInterrupt):
+        ex.extract(corpus(), tmp_path / "part.h5")
+    restore()
+    other = corpus()
+    other.sentences[-1].words.append("extra")
+    with pytest.raises(StoreError, match="is it the same corpus"):
+        ex.extract(other, tmp_path / "part.h5", resume=True)
+    ex.extract(corpus(), tmp_path / "part.h5", resume=True)  # still resumable
+    assert ActivationStore.open(tmp_path / "part.h5").n_sentences == len(SENTENCES)
 
 
 def test_pickle_weights_are_refused_unless_allowed(tiny, tmp_path):
