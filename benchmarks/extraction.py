@@ -25,7 +25,10 @@ rss      peak RSS (``VmHWM``) of the children at 1x (``--sentences``) and 10x di
          verses (``--rss-scale``), for ours (target: growth < 5 %) and, as the
          reference, the bare loop (model ``--rss-model``; the 1x figure is the median
          of the compare runs when that section ran). One run per side at 10x: their
-         wall clocks are printed for information only.
+         wall clocks are printed for information only. Then again with the 1x corpus
+         repeated 10 times: the same sentence lengths, so only the corpus size grows
+         (more distinct verses also bring a longer longest sentence, which raises the
+         activation memory of any forward loop, the bare one's too).
 bf16     the same ``--bf16-sentences`` verses extracted by ours with ``model_dtype``
          float32 and bfloat16 (stored as float32 both times), alternating
          ``--bf16-repeats`` times per model of ``--bf16-models``: throughput ratio
@@ -67,6 +70,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -145,6 +149,13 @@ def child_bare(spec: dict) -> dict:
 def run_child(kind: str, spec: dict) -> dict:
     """Run one child; its wall-clock time from process start to exit is measured here."""
     env = {**os.environ, **CHILD_ENV}
+    if spec.get("out"):
+        # Each run writes a new store: replacing the previous run's would charge the
+        # freeing of its pages (0.1 s per 560 MB here) to this run.
+        out = Path(spec["out"])
+        for leftover in (out, out.with_name(out.name + ".writing")):
+            leftover.unlink(missing_ok=True)
+        shutil.rmtree(out.with_name(out.name + ".partial"), ignore_errors=True)
     load = os.getloadavg()[0]  # other processes on these cores skew every timing
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", kind,
@@ -361,13 +372,26 @@ def section_rss(kind: str, name: str, model_dir: str, corpus: Path, texts: Path,
         one = {"ours": o["peak_rss_mib"], "bare": b["peak_rss_mib"], "from": "one run"}
     o10 = run_child("ours", {**spec, "corpus": str(big)})
     b10 = run_child("bare", {**spec, "model_dir": model_dir, "texts": str(big_texts)})
+    # More verses also bring longer ones, and the longest batch sets the activation
+    # memory of any forward loop (the bare one's too). The 1x corpus repeated
+    # rss_scale times keeps every sentence length: only the corpus size grows.
+    header, *rows = corpus.read_text(encoding="utf-8").splitlines(keepends=True)
+    same = work / f"corpus-1x-times-{args.rss_scale}.tsv"
+    same.write_text(header + "".join(rows) * args.rss_scale, encoding="utf-8")
+    same_texts = work / f"texts-1x-times-{args.rss_scale}.txt"
+    same_texts.write_text(texts.read_text(encoding="utf-8") * args.rss_scale, encoding="utf-8")
+    o_same = run_child("ours", {**spec, "corpus": str(same)})
+    b_same = run_child("bare", {**spec, "model_dir": model_dir, "texts": str(same_texts)})
     (work / "rss.h5").unlink(missing_ok=True)
     res = {"model": name, "scale": args.rss_scale, "corpus_10x": source,
            "sentences_1x": args.sentences, "sentences_10x": o10["sentences"],
            "1x": one, "10x": {"ours": o10["peak_rss_mib"], "bare": b10["peak_rss_mib"]},
            "runs_10x": {"ours": o10, "bare": b10},
            "growth_ours": o10["peak_rss_mib"] / one["ours"] - 1,
-           "growth_bare": b10["peak_rss_mib"] / one["bare"] - 1}
+           "growth_bare": b10["peak_rss_mib"] / one["bare"] - 1,
+           "same_lengths_10x": {"ours": o_same["peak_rss_mib"], "bare": b_same["peak_rss_mib"]},
+           "growth_ours_same_lengths": o_same["peak_rss_mib"] / one["ours"] - 1,
+           "growth_bare_same_lengths": b_same["peak_rss_mib"] / one["bare"] - 1}
     print(f"[{kind}] peak RSS (VmHWM, MiB) at 1x = {args.sentences} sentences ({one['from']}) "
           f"and {args.rss_scale}x = {o10['sentences']} sentences ({source}):\n"
           f"  ours {one['ours']:.0f} -> {o10['peak_rss_mib']:.0f} "
@@ -377,7 +401,13 @@ def section_rss(kind: str, name: str, model_dir: str, corpus: Path, texts: Path,
           f"{o10['peak_rss_mib'] / b10['peak_rss_mib']:.2f}\n"
           f"  longest sentence {b10['longest']} tokens at {args.rss_scale}x; wall clock of "
           f"these single runs (not the throughput figure, see compare): ours "
-          f"{o10['wall_seconds']:.1f} s, bare {b10['wall_seconds']:.1f} s", flush=True)
+          f"{o10['wall_seconds']:.1f} s, bare {b10['wall_seconds']:.1f} s\n"
+          f"  the 1x corpus repeated {args.rss_scale} times (same sentence lengths, longest "
+          f"{b_same['longest']} tokens): ours {one['ours']:.0f} -> "
+          f"{o_same['peak_rss_mib']:.0f} (growth "
+          f"{100 * res['growth_ours_same_lengths']:+.1f} %, target < 5 %); bare loop "
+          f"{one['bare']:.0f} -> {b_same['peak_rss_mib']:.0f} (growth "
+          f"{100 * res['growth_bare_same_lengths']:+.1f} %)", flush=True)
     return res
 
 

@@ -7,8 +7,10 @@ below it)::
 
     store                              reading (ActivationStore)
     store_writer                       writing (StoreWriter)
+    store_placed_writer                rows written in place (a StoreWriter mixin)
     store_views, store_partial,        layer/table views; the ``<store>.partial/``
-    store_assembly                     directory; assembly of the finished file
+    store_assembly, store_placement    directory; assembly of the finished file;
+                                       the file's layer datasets written by offset
     checksums, locking                 SHA-256 digests; the writer lock
     store_format                       this module
 
@@ -179,6 +181,14 @@ def check_layer_rows(
     return out, schema
 
 
+def describe_schema(schema: dict[str, dict[str, int]]) -> str:
+    """``"0: sentences[8], words[8]; 1: ..."`` (for error messages)."""
+    return "; ".join(
+        f"{name}: " + ", ".join(f"{lv}[{dim}]" for lv, dim in sorted(levels.items()))
+        for name, levels in sorted(schema.items())
+    )
+
+
 def open_h5(path: Path, mode: str) -> h5py.File:
     """Open an HDF5 file that should be a store, with one-line errors.
 
@@ -223,6 +233,7 @@ __all__ = [
     "SentenceRecord",
     "all_finite",
     "check_layer_rows",
+    "describe_schema",
     "layer_sort_key",
     "open_h5",
 ]

@@ -31,6 +31,11 @@ def partial_dir(path: Path) -> Path:
     return path.with_name(path.name + ".partial")
 
 
+def writing_path(path: Path) -> Path:
+    """The store file being built (renamed to ``path`` by finalize)."""
+    return path.with_name(path.name + ".writing")
+
+
 def fsync_dir(path: Path) -> None:
     """Flush a directory's entries (renames, new files) to disk."""
     fd = os.open(path, os.O_RDONLY)
@@ -160,4 +165,5 @@ __all__ = [
     "partial_info",
     "read_manifest",
     "write_segment",
+    "writing_path",
 ]

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -196,13 +197,25 @@ class PlacedDigests:
         self.position = {"words": 0, "sentences": 0}
         self._hashes = {key: hashlib.sha256() for key in rows.layout}
 
-    def advance(self, n_sentences: int, n_words: int) -> None:
-        """Hash rows up to sentence ``n_sentences`` / word ``n_words`` (exclusive)."""
+    def advance(self, n_sentences: int, n_words: int, *, threads: int = 1) -> None:
+        """Hash rows up to sentence ``n_sentences`` / word ``n_words`` (exclusive).
+
+        ``threads`` > 1 hashes that many datasets at once (SHA-256 releases the GIL):
+        for the end of a run, when the model no longer needs the cores."""
         targets = {"words": n_words, "sentences": n_sentences}
-        for key, digest in self._hashes.items():
+
+        def hash_one(key: str) -> None:
             level = key.rsplit("/", 1)[1]
             for block in self.rows.blocks(key, self.position[level], targets[level]):
-                digest.update(block.astype(block.dtype.newbyteorder("<"), copy=False))
+                self._hashes[key].update(block.astype(block.dtype.newbyteorder("<"),
+                                                      copy=False))
+
+        if threads > 1 and len(self._hashes) > 1:
+            with ThreadPoolExecutor(threads, thread_name_prefix="store-digests") as pool:
+                list(pool.map(hash_one, self._hashes))
+        else:
+            for key in self._hashes:
+                hash_one(key)
         self.position = targets
 
     def prefix(self) -> dict[str, str]:

@@ -13,6 +13,12 @@ finalizing costs no second pass over the rows. A resumed writer rebuilds
 ``<store>.writing`` from the committed segments, so a resumed run produces what an
 uninterrupted run produces.
 
+Rows written in place (:meth:`StoreWriter.reserve`, :meth:`StoreWriter.place`):
+when the sizes are known up front, ``<store>.writing`` is created at its final size and
+rows are written at their final offsets in any order (:mod:`.store_placement`); the
+segments then hold only the sentences' columns, their commit records the digests of
+the rows up to them, and a resume reopens the file and checks its rows against them.
+
 Background commits (:attr:`StoreWriter.background`): an extraction hands each block
 to one writer thread (segment file, checksum, fsync, ``.writing``) and goes on with
 the next forward pass; at most one block is in flight, errors surface at the next
@@ -26,8 +32,9 @@ exclusive OS lock on ``<store>.lock`` from create/resume until finalize/abort/cl
 (:mod:`.locking`), so a second writer is refused at once.
 
 Layout of the store modules: the partial directory (manifest, segment files) is
-:mod:`.store_partial`, the final file :mod:`.store_assembly`, the shared format
-constants :mod:`.store_format`. This module never imports :mod:`.store` (the reader
+:mod:`.store_partial`, the final file :mod:`.store_assembly`, rows written in place
+:mod:`.store_placed_writer` (a mixin of the writer) and :mod:`.store_placement`, the
+shared format constants :mod:`.store_format`. This module never imports :mod:`.store` (the reader
 imports it when a write starts). It is over 400 lines because the writer's life cycle
 (create, resume, append, commits in the background, finalize, abort, close) is one class
 whose ordering and failure rules are checked more easily in one place.
@@ -54,14 +61,13 @@ from interlingua.core.checksums import (
 )
 from interlingua.core.errors import InputError, StoreError
 from interlingua.core.locking import StoreLock
-from interlingua.core.store_assembly import StoreAssembler, record_columns, segment_columns
+from interlingua.core.store_assembly import StoreAssembler, record_columns
 from interlingua.core.store_format import (
     FORMAT,
     FORMAT_VERSION,
-    LAYER_NAME,
-    LEVELS,
     SentenceRecord,
     check_layer_rows,
+    describe_schema,
     layer_sort_key,
 )
 from interlingua.core.store_partial import (  # partial_dir & co. re-exported from here
@@ -73,11 +79,13 @@ from interlingua.core.store_partial import (  # partial_dir & co. re-exported fr
     partial_info,
     read_manifest,
     write_segment,
+    writing_path,
 )
-from interlingua.core.store_placement import PlacedDigests, PlacedRows, reopen_placed
+from interlingua.core.store_placed_writer import PlacedWriting
+from interlingua.core.store_placement import reopen_placed
 
 
-class StoreWriter:
+class StoreWriter(PlacedWriting):
     """Appends batches to a store being written; see the module docstring.
 
     Obtain one from :meth:`ActivationStore.create` or :meth:`ActivationStore.resume`.
@@ -112,15 +120,11 @@ class StoreWriter:
         # Sentences/words appended so far (committed or not); main thread only.
         self._appended = sum(n for _, n, _ in segments)
         self._appended_words = sum(w for _, _, w in segments)
-        self._assembler = StoreAssembler(_writing_path(path), manifest)
+        self._assembler = StoreAssembler(writing_path(path), manifest)
         self._executor: ThreadPoolExecutor | None = None
         self._pending: Future | None = None
         self._failed: BaseException | None = None
-        # Rows written in place (reserve/place); see store_placement.
-        self._rows: PlacedRows | None = None
-        self._placed_digests: PlacedDigests | None = None
-        self._placed_starts: np.ndarray | None = None
-        self._placed_counts: np.ndarray | None = None
+        self._init_placed()
 
     # -- construction --------------------------------------------------------------
     @classmethod
@@ -181,7 +185,7 @@ class StoreWriter:
                 raise StoreError(f"{path} is a directory")
             # An existing store is replaced only when the new one is finalized.
             shutil.rmtree(pdir, ignore_errors=True)
-            _writing_path(path).unlink(missing_ok=True)  # left by a killed run
+            writing_path(path).unlink(missing_ok=True)  # left by a killed run
             pdir.mkdir(parents=True)
             try:
                 atomic_write_text(pdir / MANIFEST, json.dumps(manifest))
@@ -217,7 +221,7 @@ class StoreWriter:
                     entry.unlink()
             placed = "placed" in manifest
             if not placed:
-                _writing_path(path).unlink(missing_ok=True)  # rebuilt from the segments
+                writing_path(path).unlink(missing_ok=True)  # rebuilt from the segments
             verify = manifest.get("checksums") == ALGORITHM
             segments, problem, rest = scan_segments(pdir, verify=verify)
             if problem is not None and not discard_damaged:
@@ -225,7 +229,7 @@ class StoreWriter:
             discard_segments(rest)
             if placed:  # rows are in the store file: check them against the records
                 rows, digests, segments, damaged = reopen_placed(
-                    _writing_path(path), manifest, segments, discard_damaged=discard_damaged)
+                    writing_path(path), manifest, segments, discard_damaged=discard_damaged)
                 discard_segments(damaged)
                 rest = damaged + rest
             writer = cls(path, manifest, segments, int(manifest["segment_bytes"]), lock)
@@ -298,127 +302,6 @@ class StoreWriter:
         if self._closed:
             raise StoreError(f"the writer of {self.path} is closed")
 
-    # -- rows written in place -------------------------------------------------------
-    def reserve(self, n_sentences: int, n_words: int,
-                schema: dict[str, dict[str, int]]) -> None:
-        """Create the store file with every layer dataset at its final size, so that
-        rows can be written in place (:meth:`place`) in any order.
-
-        Call it once, before anything is appended, when the sizes are known (an
-        extraction tokenizes its corpus first). Sentences are then appended with
-        ``append(records)`` (no layer rows) once all their rows are placed, and the
-        store must end with exactly ``n_sentences`` sentences and ``n_words`` words.
-
-        Parameters
-        ----------
-        n_sentences, n_words : int
-            Sentences and words the store will hold.
-        schema : dict
-            ``{layer: {level: width}}``.
-
-        Raises
-        ------
-        InputError
-            A compressed store (compressed rows cannot be written in place), a bad
-            schema or negative sizes.
-        StoreError
-            Rows were appended or reserved already.
-        """
-        self._require_open()
-        if self.placed or self._appended or self._manifest["schema"] is not None:
-            raise StoreError(f"{self.path}: reserve() must come before any row")
-        if self._manifest["compression"]:
-            raise InputError("rows written in place cannot be compressed")
-        if n_sentences < 0 or n_words < 0:
-            raise InputError("reserve() needs sizes >= 0")
-        schema = {str(name): {str(lv): int(dim) for lv, dim in levels.items()}
-                  for name, levels in schema.items()}
-        for name, levels in schema.items():
-            if not LAYER_NAME.fullmatch(name) or not levels or \
-                    any(lv not in LEVELS or dim < 1 for lv, dim in levels.items()):
-                raise InputError(f"layer {name!r}: bad name, levels or widths {levels}")
-        if not schema:
-            raise InputError("reserve() needs at least one layer")
-        rows = PlacedRows.create(_writing_path(self.path), schema, int(n_sentences),
-                                 int(n_words), self._manifest["attrs"]["dtype"])
-        self._manifest["schema"] = schema
-        self._manifest["placed"] = {"n_sentences": int(n_sentences), "n_words": int(n_words),
-                                    "layout": rows.layout}
-        atomic_write_text(self.dir / MANIFEST, json.dumps(self._manifest))
-        self._adopt_placed(rows, PlacedDigests(rows))
-
-    def _adopt_placed(self, rows: PlacedRows, digests: PlacedDigests) -> None:
-        self._rows, self._placed_digests = rows, digests
-        n = self._manifest["placed"]["n_sentences"]
-        # Where place() put each sentence's words, checked when its record is appended.
-        self._placed_starts = np.full(n, -1, np.int64)
-        self._placed_counts = np.full(n, -1, np.int64)
-
-    def place(self, sentences: Sequence[int], word_starts: Sequence[int],
-              word_counts: Sequence[int], layers: dict[str, dict[str, np.ndarray]]) -> None:
-        """Write the rows of some sentences at their final positions (after :meth:`reserve`).
-
-        Parameters
-        ----------
-        sentences : sequence of int
-            Store positions of the sentences (not yet appended), in any order.
-        word_starts, word_counts : sequence of int
-            Each sentence's first word row in the store and its number of words.
-        layers : dict
-            ``{layer: {"words": rows of the sentences one after the other,
-            "sentences": one row each}}``, every reserved layer and level.
-
-        Raises
-        ------
-        InputError
-            Shapes or layers other than reserved, NaN/inf values, float16 overflow,
-            positions outside the reservation or of sentences already appended.
-        """
-        self._require_open()
-        if self._rows is None:
-            raise StoreError(f"{self.path}: place() needs reserve() first")
-        sent = np.asarray(sentences, dtype=np.int64)
-        starts = np.asarray(word_starts, dtype=np.int64)
-        counts = np.asarray(word_counts, dtype=np.int64)
-        if not (len(sent) == len(starts) == len(counts)):
-            raise InputError("place(): sentences, word_starts and word_counts differ in length")
-        if len(sent) and (sent.min() < self._appended or sent.max() >= len(self._placed_starts)
-                          or counts.min() < 0):
-            raise InputError(f"place(): sentence positions outside [{self._appended}, "
-                             f"{len(self._placed_starts)}) (appended or not reserved)")
-        float16 = self._manifest["attrs"]["dtype"] == "float16"
-        arrays, schema = check_layer_rows(layers, len(sent), int(counts.sum()),
-                                          float16=float16, copy=False)
-        if schema != self._manifest["schema"]:
-            raise InputError("layers/levels/widths differ from the reservation: expected "
-                             f"{_describe(self._manifest['schema'])}, got {_describe(schema)}")
-        ones = np.ones(len(sent), dtype=np.int64)
-        for name, levels in arrays.items():
-            for level, values in levels.items():
-                if level == "words":
-                    self._rows.write(f"layers/{name}/words", starts, counts, values)
-                else:
-                    self._rows.write(f"layers/{name}/sentences", sent, ones, values)
-        self._placed_starts[sent] = starts
-        self._placed_counts[sent] = counts
-
-    def _check_placed(self, records: list[SentenceRecord]) -> None:
-        """Appended records must match the rows placed for them, all of them placed."""
-        lo, hi = self._appended, self._appended + len(records)
-        reserved = self._manifest["placed"]
-        if hi > reserved["n_sentences"]:
-            raise InputError(f"{self.path}: more sentences than the {reserved['n_sentences']} "
-                             "reserved")
-        counts = np.array([len(r.words) for r in records], dtype=np.int64)
-        expected = self._appended_words + np.concatenate([[0], np.cumsum(counts)[:-1]])
-        if not np.array_equal(self._placed_starts[lo:hi], expected) \
-                or not np.array_equal(self._placed_counts[lo:hi], counts):
-            missing = np.flatnonzero(self._placed_starts[lo:hi] < 0)
-            what = (f"no rows were placed for sentence {lo + int(missing[0])}" if len(missing)
-                    else "the rows placed for them are at other positions or of other lengths")
-            raise InputError(f"{self.path}: appended sentences {lo}-{hi - 1} do not match "
-                             f"their rows: {what}")
-
     # -- appending -----------------------------------------------------------------
     def append(self, records: Sequence[SentenceRecord],
                layers: dict[str, dict[str, np.ndarray]] | None = None, *,
@@ -463,6 +346,7 @@ class StoreWriter:
             if layers is not None:
                 raise InputError("this store's rows are written in place: append(records) "
                                  "after place(), without layer rows")
+            self._wait_placing()
             self._check_placed(records)
             arrays: dict[str, dict[str, np.ndarray]] = {}
         elif layers is None:
@@ -489,7 +373,7 @@ class StoreWriter:
         elif known != schema:
             raise InputError(
                 "layers/levels/widths differ from the earlier batches: expected "
-                f"{_describe(known)}, got {_describe(schema)}"
+                f"{describe_schema(known)}, got {describe_schema(schema)}"
             )
         return out
 
@@ -597,6 +481,7 @@ class StoreWriter:
         The segments are removed afterwards. On an error the store stays resumable.
         """
         self._require_open()
+        self._wait_placing()
         self._wait()
         if attrs:
             self.set_attrs(**attrs)
@@ -616,41 +501,9 @@ class StoreWriter:
             self._buffer = buffered
             self._assembler.discard()
             self._assembler.target.unlink(missing_ok=True)  # we hold the lock
-            self._assembler = StoreAssembler(_writing_path(self.path), self._manifest)
+            self._assembler = StoreAssembler(writing_path(self.path), self._manifest)
             raise
         return self._installed()
-
-    def _finalize_placed(self) -> None:
-        """Finish a store whose rows were written in place: hash the last block's rows
-        while they are flushed to disk, then write the columns of every block, the
-        digests and the attributes into the file (no row is copied)."""
-        reserved = self._manifest["placed"]
-        if (self._appended, self._appended_words) != (reserved["n_sentences"],
-                                                      reserved["n_words"]):
-            raise StoreError(
-                f"{self.path}: {self._appended} sentences and {self._appended_words} words "
-                f"were appended, {reserved['n_sentences']} and {reserved['n_words']} reserved")
-        with ThreadPoolExecutor(1, thread_name_prefix="store-sync") as pool:
-            synced = pool.submit(self._rows.sync)
-            self._placed_digests.advance(self._appended, self._appended_words)
-            synced.result()
-        buffered = self._buffer
-        last = record_columns(self._take_buffer()[0]) if buffered else None
-
-        def blocks():
-            for segment, _, _ in self._segments:
-                yield segment_columns(segment)
-            if last is not None:
-                yield last
-
-        try:
-            self._assembler.finish_placed(blocks(), self._placed_digests.hexdigests())
-        except BaseException:
-            self._buffer = buffered
-            self._assembler.discard(delete=False)  # its rows serve a resume
-            self._assembler = StoreAssembler(_writing_path(self.path), self._manifest)
-            raise
-        self._rows.close()
 
     def _installed(self) -> Path:
         """Rename the finished file into place and clean up (end of finalize)."""
@@ -664,6 +517,7 @@ class StoreWriter:
 
     def abort(self) -> None:
         """Discard everything written by this run (the partial directory)."""
+        self._stop_placer()
         self._stop_worker()
         self._buffer.clear()
         self._assembler.discard()
@@ -685,6 +539,7 @@ class StoreWriter:
             return
         error = None
         try:
+            self._stop_placer()
             error = self._stop_worker()
             if error is None and self._failed is None:
                 self.flush(wait=True)
@@ -711,18 +566,6 @@ class StoreWriter:
 
     def __repr__(self) -> str:
         return f"StoreWriter({str(self.path)!r}, progress={self.progress})"
-
-
-def _writing_path(path: Path) -> Path:
-    """The store file being built (renamed to ``path`` by finalize)."""
-    return path.with_name(path.name + ".writing")
-
-
-def _describe(schema: dict[str, dict[str, int]]) -> str:
-    return "; ".join(
-        f"{name}: " + ", ".join(f"{lv}[{dim}]" for lv, dim in sorted(levels.items()))
-        for name, levels in sorted(schema.items())
-    )
 
 
 def _check_attrs(attrs: dict[str, Any]) -> None:

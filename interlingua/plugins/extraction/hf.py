@@ -18,13 +18,19 @@ Design decisions
 ----------------
 * **Batching and determinism**: the corpus is cut into windows of ``sort_window``
   sentences aligned to absolute corpus positions; inside a window sentences are
-  batched by decreasing token length (less padding) and the window is written in
-  corpus order with one atomic store commit. Results do not depend on the batch size
-  beyond float rounding, and a resumed run repeats exactly the batches of an
-  uninterrupted one (it keeps the interrupted run's window). By default the window is
-  as large as ``window_mb`` of rows allows (:mod:`~interlingua.plugins.extraction.windows`):
-  nearly the padding of a global length sort, with bounded memory. While the model
-  runs a window, the previous one is written on the store's writer thread.
+  batched by decreasing token length (less padding) and each window is one store
+  commit. Results do not depend on the batch size beyond float rounding, and a resumed
+  run repeats exactly the batches of an uninterrupted one (it keeps the interrupted
+  run's window). By default the window is as large as ``window_mb`` of rows allows
+  (:mod:`~interlingua.plugins.extraction.windows`): nearly the padding of a global
+  length sort.
+* **Rows written in place** (uncompressed stores): a tokenize-only pass first gives
+  every sentence's words, hence its rows' final positions; the store file is reserved
+  at its final size (:meth:`~interlingua.core.store_writer.StoreWriter.reserve`) and
+  each batch's rows are written straight there, on the store's placer thread while the
+  next batch runs through the model. Nothing window-sized is held in memory and no row
+  is copied to finish the store (issue 15). Compressed stores hold a window's rows in
+  memory and append them (the previous window is written while the model runs).
 * **Truncation** at ``max_length`` tokens is counted (root attribute
   ``n_truncated_sentences``) and warned about; words that lost all their tokens are
   not stored (``n_truncated_words``).
@@ -46,9 +52,10 @@ Design decisions
   ``progress`` parameter is true (one task, advanced per batch with a sentences/s and
   tokens/s ``rate`` field).
 
-The module is about 500 lines: the extractor's declared parameters (with their
-help texts, from which the CLI is generated) take a third of it; module capture lives in
-:mod:`~interlingua.plugins.extraction.module_capture`.
+The module is about 550 lines: the extractor's declared parameters (with their
+help texts, from which the CLI is generated) take a third of it, and the window loop has
+two ways to store rows (in place, or windows held and appended for compressed stores);
+module capture lives in :mod:`~interlingua.plugins.extraction.module_capture`.
 """
 
 from __future__ import annotations
@@ -84,9 +91,14 @@ from interlingua.plugins.extraction.module_capture import (
     probe_modules,
 )
 from interlingua.plugins.extraction.module_capture import attrs as module_attrs
-from interlingua.plugins.extraction.windows import WindowRows, window_size
+from interlingua.plugins.extraction.windows import (
+    WindowRows,
+    check_float16_range,
+    window_size,
+)
 from interlingua.plugins.extraction.words import (
     TokenizedSentence,
+    check_kept,
     count_lost_words,
     map_tokens_to_words,
     tokenize_window,
@@ -131,9 +143,9 @@ class HFExtractor(Extractor):
         Param("max_length", None, "max tokens per sentence incl. special tokens "
               "(null = the model's limit); longer sentences are truncated and counted", int),
         Param("sort_window", None, "sentences per length-sorted window (= commit unit); "
-              "null = as many as fit in window_mb (64-8192)", int),
-        Param("window_mb", 1024, "memory budget (MiB) of one window's rows when "
-              "sort_window is null (bigger windows: less padding)", int),
+              "null = as many as window_mb of rows (64-8192)", int),
+        Param("window_mb", 1024, "MiB of rows per window when sort_window is null (bigger "
+              "windows: less padding; held in memory only by compressed stores)", int),
         Param("device", "auto", "auto, cpu, cuda or cuda:N", str),
         Param("prefix", "", "text prepended to every sentence, not stored as words "
               "(e.g. 'passage: ' for e5 models)", str),
@@ -446,7 +458,7 @@ class HFExtractor(Extractor):
                                    prefix=self.prefix, max_length=loaded.max_length,
                                    seq2seq=loaded.seq2seq and lo <= start < hi)
             for tok, item in zip(toks, corpus.sentences[lo:hi]):
-                _check_words(tok, item)
+                check_kept(tok, item)
                 count_lost_words(tok, item, counts)
                 kept[tok.index] = len(tok.kept)
             if lo <= start < hi:
@@ -464,7 +476,7 @@ class HFExtractor(Extractor):
                            for name, levels in layers.items()})
         if self.dtype == "float16":
             for name, levels in layers.items():
-                _check_float16(name, levels["words"])
+                check_float16_range(name, levels["words"])
         store.place(sentences, offsets[sentences], offsets[sentences + 1] - offsets[sentences],
                     layers)
 
@@ -488,7 +500,7 @@ class HFExtractor(Extractor):
         """Store records of one window: the words that kept a token."""
         records = []
         for tok, item in zip(toks, items):
-            _check_words(tok, item)
+            check_kept(tok, item)
             rec = item.to_record()
             if len(tok.kept) != len(item.words):
                 rec.words = [item.words[i] for i in tok.kept]
@@ -504,34 +516,8 @@ class HFExtractor(Extractor):
         for name in layer_names:
             layers[name] = rows.layers[name]
             if self.dtype == "float16":
-                _check_float16(name, layers[name]["words"])
+                check_float16_range(name, layers[name]["words"])
         return layers
-
-
-def _check_words(tok: TokenizedSentence, item: Any) -> None:
-    """A sentence must keep at least one word (one line saying why not)."""
-    if tok.kept:
-        return
-    where = getattr(item, "origin", None) or f"sentence {tok.index}"
-    if tok.truncated:
-        raise InputError(
-            f"{where}: no word of {item.text[:60]!r} fits within max_length "
-            "after the prefix; increase max_length or shorten the prefix"
-        )
-    raise InputError(
-        f"{where}: no tokens after the tokenizer's normalisation: "
-        f"{item.text[:60]!r} holds only characters the tokenizer drops; "
-        "delete the line or fix its text"
-    )
-
-
-def _check_float16(name: str, words: np.ndarray) -> None:
-    peak = float(np.abs(words).max(initial=0.0))
-    if peak > 65504:
-        raise InputError(
-            f"layer {name!r} has activations up to {peak:.4g}, beyond the float16 "
-            "range; use dtype float32"
-        )
 
 
 def store_state(path: Path) -> str:

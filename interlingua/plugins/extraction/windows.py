@@ -4,11 +4,11 @@ A window is the unit of length sorting and of a store commit. Bigger windows mea
 less padding — sorting 256 sentences at a time gave 8.5 % more padded tokens than a
 global sort on 1,000 Bible verses and 13 % on 10,000 (multilingual-e5-small, batches
 of 32), which is most of what separated the extractor from a bare length-sorted
-forward loop (issue 15) — but a window's rows are held in memory until it is
-committed. So by default (``sort_window=None``) the window is as big as a memory
-budget allows (:func:`window_size`), and its rows are written by each batch straight
-into preallocated window arrays (:class:`WindowRows`), never concatenated.
-"""
+forward loop (issue 15). By default (``sort_window=None``) a window holds as many
+sentences as ``window_mb`` of rows (:func:`window_size`). Uncompressed stores write
+each batch's rows in place in the store file and hold no window in memory; compressed
+stores hold a window's rows until it is committed, written by each batch straight into
+preallocated window arrays (:class:`WindowRows`), never concatenated."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+from interlingua.core.errors import InputError
 
 #: Bounds of an automatic window (sentences).
 MIN_WINDOW, MAX_WINDOW = 64, 8192
@@ -78,6 +80,16 @@ def small_pages(shape: tuple[int, int]) -> np.ndarray:
     return np.frombuffer(buffer, dtype=np.float32).reshape(shape)
 
 
+def check_float16_range(name: str, words: np.ndarray) -> None:
+    """Refuse word rows beyond float16's range (storage ``dtype="float16"``)."""
+    peak = float(np.abs(words).max(initial=0.0))
+    if peak > 65504:
+        raise InputError(
+            f"layer {name!r} has activations up to {peak:.4g}, beyond the float16 "
+            "range; use dtype float32"
+        )
+
+
 class WindowRows:
     """The rows of one window, in corpus order, filled batch by batch.
 
@@ -113,4 +125,12 @@ class WindowRows:
             arrays["sentences"][pos] = sentences
 
 
-__all__ = ["MAX_WINDOW", "MIN_WINDOW", "WindowRows", "layer_widths", "small_pages", "window_size"]
+__all__ = [
+    "MAX_WINDOW",
+    "MIN_WINDOW",
+    "WindowRows",
+    "check_float16_range",
+    "layer_widths",
+    "small_pages",
+    "window_size",
+]

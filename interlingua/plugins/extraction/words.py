@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from interlingua.core.errors import InputError
+
 
 @dataclass
 class TokenizedSentence:
@@ -183,6 +185,23 @@ def tokenize_window(
     return out
 
 
+def check_kept(tok: TokenizedSentence, item: Any) -> None:
+    """A sentence must keep at least one word (one line saying why not)."""
+    if tok.kept:
+        return
+    where = getattr(item, "origin", None) or f"sentence {tok.index}"
+    if tok.truncated:
+        raise InputError(
+            f"{where}: no word of {item.text[:60]!r} fits within max_length "
+            "after the prefix; increase max_length or shorten the prefix"
+        )
+    raise InputError(
+        f"{where}: no tokens after the tokenizer's normalisation: "
+        f"{item.text[:60]!r} holds only characters the tokenizer drops; "
+        "delete the line or fix its text"
+    )
+
+
 def count_lost_words(tok: TokenizedSentence, item: Any, counts: dict[str, int]) -> None:
     """Add the words of ``item`` that ``tok`` lost to ``counts`` (in place).
 
@@ -210,4 +229,5 @@ def count_lost_words(tok: TokenizedSentence, item: Any, counts: dict[str, int]) 
         counts["n_dropped_targets"] += 1
 
 
-__all__ = ["TokenizedSentence", "count_lost_words", "map_tokens_to_words", "tokenize_window"]
+__all__ = ["TokenizedSentence", "check_kept", "count_lost_words", "map_tokens_to_words",
+           "tokenize_window"]
