@@ -282,6 +282,11 @@ class StoreWriter(PlacedWriting):
         return (int(placed["n_sentences"]), int(placed["n_words"])) if placed else None
 
     @property
+    def compression(self) -> str | None:
+        """HDF5 compression of the layer datasets (``None``, ``"gzip"``, ``"lzf"``)."""
+        return self._manifest["compression"]
+
+    @property
     def placed(self) -> bool:
         """Whether rows are written in place (:meth:`reserve`) rather than appended."""
         return "placed" in self._manifest
@@ -430,6 +435,7 @@ class StoreWriter(PlacedWriting):
                 n_words = sum(w for _, _, w in self._segments) + len(columns["words/text"])
                 self._placed_digests.advance(n_sent, n_words)
                 self._rows.sync()
+                self._rows.drop_cached(n_sent, n_words)
                 extra = {"placed": self._placed_digests.prefix()}
             final, n_words = write_segment(self.dir, len(self._segments), records, layers,
                                            columns, extra)

@@ -373,7 +373,7 @@ class HFExtractor(Extractor):
                   "n_dropped_targets": 0}
         # Rows go straight to their places in the store file unless it is compressed (or
         # an interrupted run of an older version appended them in windows).
-        in_place = self.compression is None and (store.placed or store.layers == [])
+        in_place = store.placed or (store.compression is None and not store.layers)
         # A tokenize-only pass: every sentence's stored words, hence each sentence's
         # first row in the store (and the counts of lost words; cheap and exact, with no
         # bookkeeping that a kill could leave inconsistent).
