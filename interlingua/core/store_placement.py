@@ -17,6 +17,7 @@ verified, on resume, against the digests their commit records hold
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -98,7 +99,23 @@ class PlacedRows:
                 offset = dsid.get_offset()
                 layout[key] = {"offset": int(offset) if offset is not None else -1,
                                "rows": int(rows), "width": width, "dtype": dtype.str}
+        end = max((v["offset"] + v["rows"] * v["width"] * np.dtype(v["dtype"]).itemsize
+                   for v in layout.values() if v["offset"] >= 0), default=0)
         with open(target, "rb+") as fh:
+            # Claim the disk space now: a full disk fails here, in one line, before any
+            # forward pass, not hours later in the middle of a window.
+            if end and hasattr(os, "posix_fallocate"):
+                try:
+                    os.posix_fallocate(fh.fileno(), 0, end)
+                except OSError as exc:
+                    # (other errors: a file system without fallocate; rows claim their
+                    # space as they are written)
+                    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                        fh.close()
+                        target.unlink(missing_ok=True)
+                        raise StoreError(
+                            f"{target.parent}: not enough free disk space for the store's "
+                            f"rows ({end / 1e9:.2f} GB; {exc.strerror})") from None
             os.fsync(fh.fileno())
         return cls(target, layout)
 

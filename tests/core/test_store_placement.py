@@ -296,3 +296,44 @@ def test_memory_is_bounded_by_a_batch(tmp_path, monkeypatch):
         np.testing.assert_array_equal(st.layer("0")[words_per * 10 * 5:words_per * 10 * 6],
                                       batch_rows)
     verify_store(tmp_path / "s.h5")
+
+
+def test_full_disk_is_refused_at_reserve(tmp_path, monkeypatch):
+    """The rows' disk space is claimed when the file is reserved: a full disk is one
+    line before any row is computed, and no file is left behind."""
+    import errno
+    import os
+
+    def full(fd, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", full)
+    _records, layers, _counts, offsets = corpus(1)
+    writer = ActivationStore.create(tmp_path / "s.h5", model="m", extractor="test")
+    with pytest.raises(StoreError, match=r"not enough free disk space .* GB; No space left"):
+        writer.reserve(6, int(offsets[-1]), schema_of(layers))
+    assert not (tmp_path / "s.h5.writing").exists() and not writer.placed
+    writer.abort()
+
+
+def test_reserved_space_is_claimed(tmp_path):
+    _records, layers, _counts, offsets = corpus(1)
+    writer = ActivationStore.create(tmp_path / "s.h5", model="m", extractor="test")
+    writer.reserve(6, int(offsets[-1]), schema_of(layers))
+    rows_bytes = sum(int(offsets[-1]) * w * 4 if lv == "words" else 6 * w * 4
+                     for levels in schema_of(layers).values() for lv, w in levels.items())
+    assert (tmp_path / "s.h5.writing").stat().st_blocks * 512 >= rows_bytes
+    writer.abort()
+
+
+def test_file_system_without_fallocate_still_works(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    def unsupported(fd, offset, length):
+        raise OSError(errno.EOPNOTSUPP, "Operation not supported")
+
+    monkeypatch.setattr(os, "posix_fallocate", unsupported)
+    appended(tmp_path / "a.h5")
+    placed(tmp_path / "b.h5")
+    assert_same_store(tmp_path / "a.h5", tmp_path / "b.h5")

@@ -434,7 +434,14 @@ def test_hub_probe_is_bounded_even_when_connect_hangs(monkeypatch):
     from interlingua.plugins.extraction.models import hub_reachable
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: time.sleep(30))
+    class Hung:  # a connection that answers after 30 s (and can then be closed)
+        def __init__(self, *a, **k):
+            time.sleep(30)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(socket, "create_connection", Hung)
     start = time.monotonic()
     assert hub_reachable(timeout=0.3) is False
     assert time.monotonic() - start < 2.0
