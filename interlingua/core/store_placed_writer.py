@@ -177,9 +177,8 @@ class PlacedWriting:
     def _check_placed(self, records: list[SentenceRecord]) -> None:
         """Appended records must match the rows placed for them, all of them placed."""
         lo, hi = self._appended, self._appended + len(records)
-        reserved = self._manifest["placed"]
-        if hi > reserved["n_sentences"]:
-            raise InputError(f"{self.path}: more sentences than the {reserved['n_sentences']} "
+        if hi > self.reserved[0]:
+            raise InputError(f"{self.path}: more sentences than the {self.reserved[0]} "
                              "reserved")
         counts = np.array([len(r.words) for r in records], dtype=np.int64)
         expected = self._appended_words + np.concatenate([[0], np.cumsum(counts)[:-1]])
@@ -195,13 +194,12 @@ class PlacedWriting:
         """Finish a store whose rows were written in place: hash the last block's rows
         while they are flushed to disk, then write the columns of every block, the
         digests and the attributes into the file (no row is copied)."""
-        reserved = self._manifest["placed"]
-        if (self._appended, self._appended_words) != (reserved["n_sentences"],
-                                                      reserved["n_words"]):
+        if (self._appended, self._appended_words) != self.reserved:
             raise StoreError(
                 f"{self.path}: {self._appended} sentences and {self._appended_words} words "
-                f"were appended, {reserved['n_sentences']} and {reserved['n_words']} reserved")
+                f"were appended, {self.reserved[0]} and {self.reserved[1]} reserved")
         with ThreadPoolExecutor(1, thread_name_prefix="store-sync") as pool:
+            # flushing while hashing leaves little to the store file's final fsync
             synced = pool.submit(self._rows.sync)
             # the model is done: every core can hash
             self._placed_digests.advance(self._appended, self._appended_words,
@@ -217,7 +215,7 @@ class PlacedWriting:
                 yield last
 
         try:
-            self._assembler.finish_placed(blocks(), self._placed_digests.hexdigests())
+            self._assembler.finish_placed(blocks(), self._placed_digests.prefix())
         except BaseException:
             self._buffer = buffered
             self._assembler.discard(delete=False)  # its rows serve a resume

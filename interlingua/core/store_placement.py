@@ -250,12 +250,9 @@ class PlacedDigests:
         self.position = targets
 
     def prefix(self) -> dict[str, str]:
-        """Digest of each dataset's rows hashed so far."""
+        """Digest of each dataset's rows hashed so far (the final digests after the
+        last :meth:`advance`)."""
         return {key: digest.copy().hexdigest() for key, digest in self._hashes.items()}
-
-    def hexdigests(self) -> dict[str, str]:
-        """The final digests (after the last :meth:`advance`)."""
-        return self.prefix()
 
 
 def reopen_placed(target: Path, manifest: dict[str, Any],

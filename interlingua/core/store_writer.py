@@ -431,7 +431,7 @@ class StoreWriter(PlacedWriting):
             columns = record_columns(records)
             extra = None
             if self._rows is not None:  # rows are in place: hash and sync them first
-                n_sent = sum(n for _, n, _ in self._segments) + len(records)
+                n_sent = self.committed + len(records)
                 n_words = sum(w for _, _, w in self._segments) + len(columns["words/text"])
                 self._placed_digests.advance(n_sent, n_words)
                 self._rows.sync()

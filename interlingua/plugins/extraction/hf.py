@@ -378,7 +378,7 @@ class HFExtractor(Extractor):
         # first row in the store (and the counts of lost words; cheap and exact, with no
         # bookkeeping that a kill could leave inconsistent).
         offsets, first_toks = self._word_offsets(loaded, corpus, window, start, counts)
-        if in_place and store.placed and store.reserved != (n, int(offsets[-1])):
+        if store.placed and store.reserved != (n, int(offsets[-1])):
             raise StoreError(
                 f"cannot resume {store.path.name}: it holds rows for "
                 f"{store.reserved[0]} sentences / {store.reserved[1]} words, the corpus has "
