@@ -22,8 +22,9 @@ Design decisions
   commit. Results do not depend on the batch size beyond float rounding, and a resumed
   run repeats exactly the batches of an uninterrupted one (it keeps the interrupted
   run's window). By default the window is as large as ``window_mb`` of rows allows
-  (:mod:`~interlingua.plugins.extraction.windows`): nearly the padding of a global
-  length sort.
+  (4x that for uncompressed stores, whose windows wait in the page cache, not in
+  memory; :mod:`~interlingua.plugins.extraction.windows`): nearly the padding of a
+  global length sort.
 * **Rows written in place** (uncompressed stores): a tokenize-only pass first gives
   every sentence's words, hence its rows' final positions; the store file is reserved
   at its final size (:meth:`~interlingua.core.store_writer.StoreWriter.reserve`) and
@@ -92,8 +93,10 @@ from interlingua.plugins.extraction.module_capture import (
 )
 from interlingua.plugins.extraction.module_capture import attrs as module_attrs
 from interlingua.plugins.extraction.windows import (
+    PLACED_WINDOW_FACTOR,
     WindowRows,
     check_float16_range,
+    release_free_heap,
     window_size,
 )
 from interlingua.plugins.extraction.words import (
@@ -145,7 +148,8 @@ class HFExtractor(Extractor):
         Param("sort_window", None, "sentences per length-sorted window (= commit unit); "
               "null = as many as window_mb of rows (64-8192)", int),
         Param("window_mb", 1024, "MiB of rows per window when sort_window is null (bigger "
-              "windows: less padding; held in memory only by compressed stores)", int),
+              "windows: less padding); compressed stores hold a window in memory, "
+              "uncompressed ones write it in place and use 4x this", int),
         Param("device", "auto", "auto, cpu, cuda or cuda:N", str),
         Param("prefix", "", "text prepended to every sentence, not stored as words "
               "(e.g. 'passage: ' for e5 models)", str),
@@ -255,9 +259,10 @@ class HFExtractor(Extractor):
             probe_modules(loaded, corpus.sentences[:8], modules, prefix=self.prefix,
                           word_aggregation=self.word_aggregation,
                           sentence_pooling=self.sentence_pooling)
+        budget = self.window_mb * (PLACED_WINDOW_FACTOR if self.compression is None else 1)
         window = self.sort_window or self._resumed_window(output, resume and state == "partial") \
             or window_size([len(s.words) for s in corpus.sentences[:4096]], len(layer_names),
-                           len(modules or {}), loaded.model.config, self.window_mb)
+                           len(modules or {}), loaded.model.config, budget)
         fields = self._fingerprint(loaded, layer_names, modules, window)
         if resume and state == "partial":
             store = resume_checked(output, fields, [s.text for s in corpus.sentences],
@@ -434,6 +439,7 @@ class HFExtractor(Extractor):
                 # run stops before that).
                 if window_stop < n:
                     store.flush()
+                release_free_heap()  # else each window's peak sits on the last one's
                 window_start = window_stop
         elapsed = time.perf_counter() - t0
         self.last_run_ = {"sentences": n - start, "tokens": n_tokens, "seconds": elapsed,

@@ -12,6 +12,7 @@ preallocated window arrays (:class:`WindowRows`), never concatenated."""
 
 from __future__ import annotations
 
+import ctypes
 import mmap
 from collections.abc import Sequence
 from typing import Any
@@ -22,6 +23,14 @@ from interlingua.core.errors import InputError
 
 #: Bounds of an automatic window (sentences).
 MIN_WINDOW, MAX_WINDOW = 64, 8192
+
+#: Uncompressed stores size their windows for this many times ``window_mb``: their rows
+#: go to the store file batch by batch and wait for the window's commit in the page
+#: cache (written back by the kernel, dropped after the commit), not in the process.
+#: Bigger windows pad less and have fewer longest batches: multilingual-e5-small on
+#: 10,000 Bible verses, loop 96.2 -> 93.2 s and peak RSS 1,329 -> 1,289 MiB from 1,920
+#: to 8,192 sentences per window (the default is now 7,680 there).
+PLACED_WINDOW_FACTOR = 4
 
 
 def layer_widths(config: Any) -> tuple[int, int]:
@@ -90,6 +99,36 @@ def check_float16_range(name: str, words: np.ndarray) -> None:
         )
 
 
+def release_free_heap() -> bool:
+    """Give the free pages of the C heap back to the kernel (glibc ``malloc_trim``).
+
+    The longest batches of a window free hundreds of MB of activations that glibc
+    keeps in the heap; the next window's longest batches then fault in fresh pages on
+    top of them instead of reusing them, so the peak RSS rose window after window
+    (multilingual-e5-small, 10,000 verses: 1,308 MiB without, 1,231 MiB with a trim after
+    each window, vs 1,104 MiB for 1,000 verses; 12-18 ms per call). Returns whether
+    the C library has ``malloc_trim`` (glibc); elsewhere this does nothing.
+    """
+    trim = _malloc_trim()
+    if trim is None:
+        return False
+    trim(0)
+    return True
+
+
+def _malloc_trim() -> Any:
+    global _TRIM
+    if _TRIM is False:
+        try:
+            _TRIM = getattr(ctypes.CDLL(None), "malloc_trim", None)
+        except OSError:  # no C library symbols to look at (not a POSIX build)
+            _TRIM = None
+    return _TRIM
+
+
+_TRIM: Any = False  # not looked up yet
+
+
 class WindowRows:
     """The rows of one window, in corpus order, filled batch by batch.
 
@@ -128,9 +167,11 @@ class WindowRows:
 __all__ = [
     "MAX_WINDOW",
     "MIN_WINDOW",
+    "PLACED_WINDOW_FACTOR",
     "WindowRows",
     "check_float16_range",
     "layer_widths",
+    "release_free_heap",
     "small_pages",
     "window_size",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -15,8 +17,10 @@ from interlingua.plugins.extraction.forward import plan_batches  # noqa: E402
 from interlingua.plugins.extraction.windows import (  # noqa: E402
     MAX_WINDOW,
     MIN_WINDOW,
+    PLACED_WINDOW_FACTOR,
     WindowRows,
     layer_widths,
+    release_free_heap,
     window_size,
 )
 
@@ -75,21 +79,27 @@ def _layers(path):
             dict(st.attrs)
 
 
-def test_automatic_window_is_recorded_and_equals_the_explicit_one(tiny_bert, tmp_path):
-    auto = il.get_extractor("hf", model=str(tiny_bert), progress=False, lang="en", window_mb=1)
-    auto.extract(_corpus(600), tmp_path / "auto.h5")
+@pytest.mark.parametrize(("compression", "budget_mb", "n"), [
+    (None, PLACED_WINDOW_FACTOR, 2400),  # rows written in place: windows wait on disk
+    ("gzip", 1, 600),  # rows held in memory until the window is committed
+])
+def test_automatic_window_is_recorded_and_equals_the_explicit_one(
+        tiny_bert, tmp_path, compression, budget_mb, n):
+    auto = il.get_extractor("hf", model=str(tiny_bert), progress=False, lang="en", window_mb=1,
+                            compression=compression)
+    auto.extract(_corpus(n), tmp_path / "auto.h5")
     rows_auto, attrs = _layers(tmp_path / "auto.h5")
     from transformers import AutoConfig
 
     from interlingua.plugins.extraction.corpus import as_corpus
 
-    words = [len(s.words) for s in as_corpus(_corpus(600), lang="en").sentences]
+    words = [len(s.words) for s in as_corpus(_corpus(n), lang="en").sentences]
     n_layers = len({name for name, _ in rows_auto})
-    expected = window_size(words, n_layers, 0, AutoConfig.from_pretrained(tiny_bert), 1)
-    assert attrs["sort_window"] == expected < 600  # more than one window
+    expected = window_size(words, n_layers, 0, AutoConfig.from_pretrained(tiny_bert), budget_mb)
+    assert attrs["sort_window"] == expected < n  # more than one window
     fixed = il.get_extractor("hf", model=str(tiny_bert), progress=False, lang="en",
-                             sort_window=expected)
-    fixed.extract(_corpus(600), tmp_path / "fixed.h5")
+                             sort_window=expected, compression=compression)
+    fixed.extract(_corpus(n), tmp_path / "fixed.h5")
     rows_fixed, _ = _layers(tmp_path / "fixed.h5")
     for key in rows_auto:
         np.testing.assert_array_equal(rows_auto[key], rows_fixed[key])
@@ -120,7 +130,7 @@ def test_bigger_window_pads_less(tiny_bert):
 
 
 def test_resume_keeps_the_interrupted_runs_window(tiny_bert, tmp_path, interrupt_appends):
-    corpus = _corpus(700)
+    corpus = _corpus(4000)
     small = il.get_extractor("hf", model=str(tiny_bert), progress=False, lang="en", window_mb=1)
     restore = interrupt_appends(2)
     with pytest.raises(KeyboardInterrupt):
@@ -133,7 +143,7 @@ def test_resume_keeps_the_interrupted_runs_window(tiny_bert, tmp_path, interrupt
     small.extract(corpus, tmp_path / "full.h5")
     rows_resumed, attrs = _layers(tmp_path / "part.h5")
     rows_full, full_attrs = _layers(tmp_path / "full.h5")
-    assert attrs["sort_window"] == full_attrs["sort_window"] < 700
+    assert attrs["sort_window"] == full_attrs["sort_window"] < 4000 / 2
     for key in rows_full:
         np.testing.assert_array_equal(rows_resumed[key], rows_full[key])
 
@@ -147,3 +157,50 @@ def test_window_parameters_are_checked(tiny_bert, tmp_path):
     with pytest.raises(InputError, match="sort_window must be >= 1"):
         il.get_extractor("hf", model=str(tiny_bert), lang="en", sort_window=0).extract(
             _corpus(3), tmp_path / "x.h5")
+
+
+def _rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    pytest.skip("no /proc/self/status")
+
+
+def test_release_free_heap_gives_freed_pages_back():
+    from interlingua.plugins.extraction import windows
+
+    if windows._malloc_trim() is None:
+        pytest.skip("the C library has no malloc_trim (not glibc)")
+    # 160 MiB in heap-sized blocks, then one block above them: freeing the 160 MiB
+    # leaves a hole glibc does not give back by itself (it trims only the heap's top).
+    blocks = [bytearray(b"x" * 65536) for _ in range(2560)]
+    pin = bytearray(b"y" * 65536)
+    del blocks
+    before = _rss_mib()
+    assert release_free_heap() is True
+    after = _rss_mib()
+    assert before - after > 80, (before, after)
+    assert pin[0] == ord("y")
+
+
+def test_release_free_heap_without_malloc_trim_does_nothing(monkeypatch):
+    from interlingua.plugins.extraction import windows
+
+    monkeypatch.setattr(windows, "_TRIM", None)  # a C library without malloc_trim
+    assert release_free_heap() is False
+
+
+def test_heap_is_released_after_every_window(tiny_bert, tmp_path, monkeypatch):
+    from interlingua.plugins.extraction import hf
+
+    calls = []
+
+    def counting() -> bool:
+        calls.append(1)
+        return True
+
+    monkeypatch.setattr(hf, "release_free_heap", counting)
+    ex = il.get_extractor("hf", model=str(tiny_bert), progress=False, lang="en",
+                          sort_window=4)
+    ex.extract(_corpus(10), tmp_path / "out.h5")
+    assert len(calls) == 3  # windows of 4, 4 and 2 sentences
