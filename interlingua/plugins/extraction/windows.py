@@ -13,6 +13,7 @@ preallocated window arrays (:class:`WindowRows`), never concatenated."""
 from __future__ import annotations
 
 import ctypes
+import functools
 import mmap
 from collections.abc import Sequence
 from typing import Any
@@ -116,17 +117,13 @@ def release_free_heap() -> bool:
     return True
 
 
+@functools.cache
 def _malloc_trim() -> Any:
-    global _TRIM
-    if _TRIM is False:
-        try:
-            _TRIM = getattr(ctypes.CDLL(None), "malloc_trim", None)
-        except OSError:  # no C library symbols to look at (not a POSIX build)
-            _TRIM = None
-    return _TRIM
-
-
-_TRIM: Any = False  # not looked up yet
+    """glibc's ``malloc_trim`` (looked up once), or None."""
+    try:
+        return getattr(ctypes.CDLL(None), "malloc_trim", None)
+    except OSError:  # no C library symbols to look at (not a POSIX build)
+        return None
 
 
 class WindowRows:

@@ -186,7 +186,7 @@ def test_release_free_heap_gives_freed_pages_back():
 def test_release_free_heap_without_malloc_trim_does_nothing(monkeypatch):
     from interlingua.plugins.extraction import windows
 
-    monkeypatch.setattr(windows, "_TRIM", None)  # a C library without malloc_trim
+    monkeypatch.setattr(windows, "_malloc_trim", lambda: None)  # a libc without it
     assert release_free_heap() is False
 
 
